@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +127,142 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Path:
     """Write ``audio: (samples,)`` to a wav/flac file atomically."""
     fmt = Path(path).suffix.lstrip(".").upper() or "WAV"
     return atomic_write(path, lambda tmp: sf.write(tmp, np.asarray(audio), sr, format=fmt))
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming: long files are read block by block, so memory holds at most the mono result.
+
+#: Frames read from a file per block by :func:`stream_audio` (about 6 s at 44.1 kHz).
+STREAM_BLOCK_FRAMES = 1 << 18
+
+#: A placeholder chunk size written by streaming encoders that never patched their header; such a
+#: size (or more) is "unknown", not "truncated".
+_UNKNOWN_CHUNK_SIZE = 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says.
+
+    Attributes:
+        path: the file.
+        sample_rate: its sample rate.
+        channels: its channel count.
+        frames: frames per channel (an estimate for mp3).
+    """
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _declared_truncation(log: str) -> tuple[int, int] | None:
+    """``(declared, present)`` audio bytes when a WAV/AIFF header promises more than the file has.
+
+    libsndfile reads such files without complaint (the audio simply stops early), but notes the
+    mismatch in its log as ``data : 384000 (should be 191957)``.
+    """
+    import re
+
+    for match in re.finditer(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", log, re.M):
+        declared, present = int(match.group(1)), int(match.group(2))
+        if present < declared < _UNKNOWN_CHUNK_SIZE:
+            return declared, present
+    return None
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Read and validate a file's header without decoding its audio.
+
+    Raises:
+        AudioError: the file is missing, a directory, empty, not audio, truncated (a WAV/AIFF
+            whose header declares more audio than the file holds) or holds no samples.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception as error:  # soundfile raises several types for bad files
+        raise AudioError(f"{path}: not a readable audio file ({_first_line(error)})") from None
+    truncated = _declared_truncation(getattr(info, "extra_info", "") or "")
+    if truncated is not None:
+        declared, present = truncated
+        raise AudioError(
+            f"{path}: file is truncated (its header declares {declared} bytes of audio, "
+            f"only {present} are present)"
+        )
+    if info.frames <= 0:
+        raise AudioError(f"{path}: contains no audio samples")
+    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def stream_audio(
+    path: str | os.PathLike,
+    sr: int | None = SAMPLE_RATE,
+    block_frames: int = STREAM_BLOCK_FRAMES,
+) -> Iterator[np.ndarray]:
+    """Decode a file block by block, mixed to mono and resampled on the fly.
+
+    Memory stays at a few blocks whatever the file's length, channel count or rate. The
+    resampler is soxr's streaming one at the quality :func:`resample` uses.
+
+    Args:
+        path: a wav, flac, ogg, mp3 or aiff file, any sample rate and channel count.
+        sr: output sample rate, or ``None`` for the file's own.
+        block_frames: frames decoded per block.
+
+    Yields:
+        ``(samples,)`` float32 mono blocks at ``sr`` (some may be empty).
+
+    Raises:
+        AudioError: as :func:`audio_info`, or when decoding fails part-way (a corrupt stream) or
+            a sample is NaN or infinite.
+    """
+    info = audio_info(path)
+    path = info.path
+    resampler = None
+    if sr is not None and sr != info.sample_rate:
+        import soxr  # installed with librosa; imported here so that reading at the file rate skips it
+
+        resampler = soxr.ResampleStream(info.sample_rate, sr, 1, dtype="float32", quality="HQ")
+    try:
+        handle = sf.SoundFile(str(path))
+    except Exception as error:
+        raise AudioError(f"{path}: not a readable audio file ({_first_line(error)})") from None
+    with handle:
+        position = 0
+        while True:
+            try:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)
+            except Exception as error:
+                raise AudioError(
+                    f"{path}: corrupt audio after {position / info.sample_rate:.2f} s "
+                    f"({_first_line(error)})"
+                ) from None
+            if block.shape[0] == 0:
+                break
+            if not np.isfinite(block).all():
+                raise AudioError(f"{path}: contains NaN or infinite samples")
+            position += block.shape[0]
+            mono = to_mono(block) if block.shape[1] > 1 else block[:, 0]
+            yield resampler.resample_chunk(mono, last=False) if resampler else mono
+    if position == 0:
+        raise AudioError(f"{path}: contains no audio samples")
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)

@@ -74,3 +74,63 @@ SAMPLE_RATE = 16000
 
 #: Default evaluation tolerance for onsets, in seconds.
 DEFAULT_ONSET_WINDOW = 0.05
+
+# --------------------------------------------------------------------------------------------
+# Transcription (impulses -> notes) and inference defaults, shared by ``drummernet.transcribe``
+# and ``drummernet transcribe``.
+
+#: Activations (the analyzer's impulse amplitudes) below this never become a note. An impulse of
+#: amplitude ``a`` adds the component's one-shot scaled by ``a`` to a recording normalised to
+#: :data:`DEFAULT_TARGET_RMS`; 0.02 is a one-shot about 34 dB below full scale.
+DEFAULT_THRESHOLD = 0.02
+
+#: Two onsets of one component closer than this (seconds) are one stroke: the weaker is dropped.
+#: Also the window within which the hi-hat components exclude each other.
+DEFAULT_MIN_GAP = 0.03
+
+#: Velocity calibration: an impulse of this amplitude (in the normalised recording) is velocity
+#: 127, and ``velocity = 127 * (amplitude / DEFAULT_REFERENCE_AMPLITUDE) ** (1 / gamma)``.
+DEFAULT_REFERENCE_AMPLITUDE = 0.5
+
+#: ... with this gamma: amplitude grows as velocity squared (Dannenberg, "The Interpretation of
+#: MIDI Velocity", ICMC 2006), the response ``drummernet.synthetic.render`` uses, so a rendered
+#: velocity is read back as itself.
+DEFAULT_VELOCITY_GAMMA = 2.0
+
+#: Components that one instrument plays, so only one can sound at a time: hits of a group within
+#: :data:`DEFAULT_MIN_GAP` keep only the strongest (a hi-hat is closed, pedalled or open).
+DEFAULT_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (("HH_CHH", "HH_PHH", "HH_OHH"),)
+
+#: Length of every written MIDI note, in seconds (drum notes have no meaningful offset).
+DEFAULT_NOTE_DURATION = 0.1
+
+#: Whole recordings are scaled to this RMS before analysis: the level of the training crops
+#: (``drummernet.data.TARGET_RMS``).
+DEFAULT_TARGET_RMS = 0.1
+
+#: Loudness is measured over blocks of this many seconds (the training crop length) ...
+DEFAULT_LOUDNESS_BLOCK_SECONDS = 2.0
+
+#: ... ignoring blocks more than this many dB below the whole file's mean square, so that long
+#: silences (a stem that rests) don't make the played parts louder than in training.
+DEFAULT_LOUDNESS_GATE_DB = 20.0
+
+#: A recording whose RMS is below this (-80 dBFS) is silence: no analysis, no notes, a warning.
+DEFAULT_SILENCE_RMS = 1e-4
+
+#: Audio shorter than this (seconds) is refused.
+MIN_AUDIO_SECONDS = 0.05
+
+#: Long recordings are analysed in chunks of this many seconds ...
+DEFAULT_CHUNK_SECONDS = 10.0
+
+#: ... each with this much context (seconds) on both sides, analysed and then discarded: the
+#: analyzer's GRU sees its whole input, and what it needs of that is the last second or so.
+DEFAULT_OVERLAP_SECONDS = 1.0
+
+#: Chunks analysed per forward pass.
+DEFAULT_BATCH_SIZE = 4
+
+#: Output formats of ``drummernet transcribe`` and the default one.
+OUTPUT_FORMATS: tuple[str, ...] = ("mid", "json", "csv", "wav")
+DEFAULT_FORMATS: tuple[str, ...] = ("mid",)

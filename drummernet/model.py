@@ -1,0 +1,222 @@
+"""DrummerNet: the analyzer and the fixed synthesizer joined for analysis-by-synthesis.
+
+After Choi & Cho, "Deep Unsupervised Drum Transcription" (ISMIR 2019). The model analyses audio
+into sparse per-component activations, renders them back to audio through the fixed synthesizer,
+and is trained only to make that resynthesis match its input.
+
+A model file is a single ``.safetensors`` file: the analyzer's weights, plus metadata holding the
+format name, the format version and the JSON model config. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .analyzer import Analyzer, AnalyzerConfig, upsample_impulses
+from .synthesizer import Synthesizer, load_kit_tensor
+
+FORMAT_NAME = "drummernet"
+FORMAT_VERSION = 1
+
+#: Built-in kit loaded into the synthesizer when a config names none.
+DEFAULT_KIT = "standard"
+
+
+class ModelLoadError(ValueError):
+    """A model file that is missing, foreign, corrupt or incompatible (one-line message)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a :class:`DrummerNet`.
+
+    Attributes:
+        analyzer: the analyzer's hyper-parameters.
+        kits: built-in kit names (or folders) loaded into the synthesizer; several make a pool
+            from which training draws a random kit per component.
+        one_shot_seconds: one-shots are cut to this length.
+    """
+
+    analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
+    kits: tuple[str, ...] = (DEFAULT_KIT,)
+    one_shot_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.analyzer, dict):
+            object.__setattr__(self, "analyzer", AnalyzerConfig(**self.analyzer))
+        kits = (self.kits,) if isinstance(self.kits, str) else tuple(self.kits)
+        if not kits:
+            raise ValueError("a model needs at least one kit")
+        object.__setattr__(self, "kits", kits)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        analyzer = dict(data.get("analyzer", {}))
+        if "components" in analyzer:
+            analyzer["components"] = tuple(analyzer["components"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**{**data, "analyzer": AnalyzerConfig(**analyzer)})
+
+
+class DrummerNet(nn.Module):
+    """Analyzer + fixed synthesizer.
+
+    Args:
+        config: model configuration.
+        kits: optional kit specs overriding ``config.kits`` for the synthesizer (the analyzer does
+            not depend on the kit, so this never changes transcriptions).
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig(), kits: Sequence | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.analyzer = Analyzer(config.analyzer)
+        acfg = config.analyzer
+        self.synthesizer = Synthesizer(
+            load_kit_tensor(
+                kits if kits is not None else config.kits, acfg.components, acfg.sample_rate,
+                config.one_shot_seconds,
+            )
+        )
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return self.config.analyzer.components
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.analyzer.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.analyzer.hop_length
+
+    def analyze(self, audio: torch.Tensor, alpha: float | None = None) -> torch.Tensor:
+        """``audio: (batch, samples)`` -> activations ``(batch, n_components, frames)``."""
+        return self.analyzer(audio, alpha=alpha)
+
+    def synthesize(
+        self, activations: torch.Tensor, samples: int, kit_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Activations ``(batch, n_components, frames)`` -> audio ``(batch, samples)``."""
+        impulses = upsample_impulses(activations, self.hop_length, samples)
+        return self.synthesizer(impulses, kit_index)
+
+    def forward(
+        self,
+        audio: torch.Tensor,
+        kit_index: torch.Tensor | None = None,
+        alpha: float | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Analyse and resynthesise.
+
+        Args:
+            audio: ``(batch, samples)``.
+            kit_index: ``(batch, n_components)`` synthesizer kit per example and component.
+            alpha: optional entmax alpha for the analyzer (training warm-up).
+
+        Returns:
+            ``(reconstruction (batch, samples), activations (batch, n_components, frames))``.
+        """
+        activations = self.analyze(audio, alpha=alpha)
+        return self.synthesize(activations, audio.shape[-1], kit_index), activations
+
+    # ----------------------------------------------------------------------------- persistence
+
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
+        """Write the analyzer weights and config to one ``.safetensors`` file, atomically.
+
+        Args:
+            path: destination file.
+            extra: optional JSON-serialisable metadata (e.g. training steps) stored alongside.
+        """
+        from safetensors.torch import save_file
+
+        from .audio import atomic_write
+
+        metadata = {
+            "format": FORMAT_NAME,
+            "format_version": str(FORMAT_VERSION),
+            "config": json.dumps(self.config.to_dict()),
+            "extra": json.dumps(extra or {}),
+        }
+        state = {k: v.detach().cpu().contiguous() for k, v in self.analyzer.state_dict().items()}
+        return atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, kits: Sequence | None = None, device: str | None = None
+    ) -> DrummerNet:
+        """Load a model written by :meth:`save`.
+
+        Raises:
+            ModelLoadError: the file is missing, not a drummernet model, from a newer format
+                version, or its weights don't match its config.
+        """
+        config, state = read_model_file(path)
+        model = cls(config, kits=kits)
+        try:
+            model.analyzer.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            first = str(error).splitlines()[0]
+            raise ModelLoadError(f"{path}: weights do not match the model config ({first})") from None
+        model.eval()
+        return model.to(device) if device else model
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """Read ``(config, analyzer state_dict)`` from a model file, validating it.
+
+    Raises:
+        ModelLoadError: see :meth:`DrummerNet.load`.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelLoadError(f"{path}: not a readable drummernet model file ({reason})") from None
+    if metadata.get("format") != FORMAT_NAME:
+        raise ModelLoadError(f"{path}: not a drummernet model file (no drummernet metadata)")
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError:
+        raise ModelLoadError(f"{path}: model file has an invalid format version") from None
+    if version > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{path}: model format version {version} is newer than this drummernet supports "
+            f"({FORMAT_VERSION}); upgrade drummernet"
+        )
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, ValueError, TypeError) as error:
+        raise ModelLoadError(f"{path}: model file has an invalid config ({error})") from None
+    return config, state
+
+
+def read_model_extra(path: str | os.PathLike) -> dict:
+    """The ``extra`` metadata dictionary stored by :meth:`DrummerNet.save`."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads((handle.metadata() or {}).get("extra", "{}"))

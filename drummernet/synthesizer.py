@@ -1,0 +1,130 @@
+"""The fixed synthesizer: impulse trains and drum one-shots in, a drum mix out.
+
+After Choi & Cho (ISMIR 2019): each component's impulse train is convolved with that component's
+one-shot and the results are summed. The convolution is done with FFTs, it is exact up to float
+rounding, and the module holds no trainable parameters, so in training every gradient flows to the
+analyzer. The one-shots are buffers that can be swapped at run time with :meth:`set_kits`.
+
+Contract:
+    impulses ``(batch, n_components, samples)`` (audio rate, e.g. from
+    :func:`drummernet.analyzer.upsample_impulses`) + kits ``(n_kits, n_components, length)``
+    -> audio ``(batch, samples)``, where a unit impulse at sample ``t`` of component ``c`` returns
+    the one-shot of ``c`` starting at ``t`` (cut at the end of the signal).
+
+With several kits loaded, ``kit_index: (batch, n_components)`` picks, per example and component,
+which kit's one-shot is used; as in the paper, drawing it at random in training makes a component
+a timbre class rather than one sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def _next_fast_len(n: int) -> int:
+    """Smallest 2^a * 3^b * 5^c >= n (sizes the FFT works fastest with)."""
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            size = p35
+            while size < n:
+                size *= 2
+            best = min(best, size)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+class Synthesizer(nn.Module):
+    """Fixed FFT-convolution drum synthesizer (no trainable parameters)."""
+
+    def __init__(self, kits: torch.Tensor) -> None:
+        """
+        Args:
+            kits: ``(n_kits, n_components, length)`` or ``(n_components, length)`` one-shots.
+        """
+        super().__init__()
+        self.register_buffer("kits", torch.empty(0), persistent=False)
+        self.set_kits(kits)
+
+    @classmethod
+    def from_kits(
+        cls, kits: Sequence, components: Sequence[str], sr: int, max_seconds: float = 1.0
+    ) -> Synthesizer:
+        """Build from kit specs (built-in names, folders or :class:`~drummernet.kits.DrumKit`).
+
+        Args:
+            kits: one or more kit specs accepted by :meth:`DrumKit.load`.
+            components: component codes, in the analyzer's output order.
+            sr: sample rate.
+            max_seconds: one-shots are cut to this length.
+        """
+        return cls(load_kit_tensor(kits, components, sr, max_seconds))
+
+    def set_kits(self, kits: torch.Tensor) -> None:
+        """Replace the one-shots. ``kits: (n_kits, n_components, length)`` or ``(n_comp, length)``."""
+        if kits.dim() == 2:
+            kits = kits.unsqueeze(0)
+        if kits.dim() != 3 or kits.shape[-1] < 1:
+            raise ValueError(f"kits must be (n_kits, n_components, length), got {tuple(kits.shape)}")
+        self.kits = kits.detach().float().to(self.kits.device if self.kits.numel() else kits.device)
+
+    @property
+    def n_kits(self) -> int:
+        return self.kits.shape[0]
+
+    @property
+    def n_components(self) -> int:
+        return self.kits.shape[1]
+
+    def random_kit_index(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A random kit per example and component: ``(batch, n_components)`` long tensor."""
+        return torch.randint(
+            self.n_kits, (batch, self.n_components), generator=generator
+        ).to(self.kits.device)
+
+    def forward(self, impulses: torch.Tensor, kit_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Render impulses to audio.
+
+        Args:
+            impulses: ``(batch, n_components, samples)``.
+            kit_index: ``(batch, n_components)`` kit per example and component; default kit 0.
+
+        Returns:
+            audio ``(batch, samples)``.
+        """
+        b, n, samples = impulses.shape
+        if n != self.n_components:
+            raise ValueError(f"impulses have {n} components, the kit has {self.n_components}")
+        if kit_index is None:
+            shots = self.kits[0].expand(b, -1, -1)
+        else:
+            shots = self.kits[kit_index, torch.arange(n, device=self.kits.device)]
+        size = _next_fast_len(samples + shots.shape[-1] - 1)
+        spectrum = torch.fft.rfft(impulses, size) * torch.fft.rfft(shots.to(impulses.dtype), size)
+        return torch.fft.irfft(spectrum.sum(dim=1), size)[..., :samples]
+
+
+def load_kit_tensor(
+    kits: Sequence, components: Sequence[str], sr: int, max_seconds: float = 1.0
+) -> torch.Tensor:
+    """Stack kits into ``(n_kits, n_components, length)``, zero-padded to the longest one-shot.
+
+    ``kits`` may also be such a tensor already (returned as is).
+    """
+    if isinstance(kits, torch.Tensor):
+        return kits if kits.dim() == 3 else kits.unsqueeze(0)
+    from .kits import DrumKit
+
+    if isinstance(kits, (str, DrumKit)) or not isinstance(kits, Sequence):
+        kits = [kits]
+    loaded = [k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr) for k in kits]
+    max_len = int(max_seconds * sr)
+    tensors = [k.to_tensor(components)[:, :max_len] for k in loaded]
+    length = max(t.shape[-1] for t in tensors)
+    return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])

@@ -1,0 +1,573 @@
+"""Unsupervised training: reconstruction loss only, on unlabeled audio and/or synthetic stems.
+
+The analyzer learns by making the fixed synthesizer's rendering of its activations match the input
+(Choi & Cho, ISMIR 2019). No label enters the loss. The trainer is built to never lose progress:
+checkpoints are written atomically every ``checkpoint_every`` steps (the last ``keep_checkpoints``
+are kept), SIGINT/SIGTERM save one before exiting, and ``resume=True`` continues exactly: same
+step, optimizer and scheduler state, and the same data, because example ``i`` of the stream is a
+pure function of ``(seed, i)`` (see :mod:`drummernet.data`).
+
+The same code runs under ``torchrun --nproc_per_node=N`` with DistributedDataParallel (gloo on CPU,
+nccl on GPU); each rank draws its own share of every global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .analyzer import AnalyzerConfig
+from .audio import atomic_write
+from .losses import LossConfig, SpectralLoss
+from .model import DrummerNet, ModelConfig
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "drummernet-train"
+CHECKPOINT_VERSION = 1
+#: Kits that render synthetic training audio by default: deliberately not the synthesizer's own
+#: default kit, so that the analyzer learns to map across timbres.
+DEFAULT_RENDER_KITS: tuple[str, ...] = ()  # empty: every built-in kit not used by the synthesizer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of a training run (stored as ``config.json`` in the run directory).
+
+    Attributes:
+        model: the model to train.
+        loss: the reconstruction loss.
+        steps: optimisation steps in all.
+        batch_size: global batch size (split across distributed ranks).
+        clip_seconds: length of each training crop.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear learning-rate warm-up, followed by cosine decay to 5% of ``lr``.
+        grad_clip: maximum gradient norm.
+        alpha_start: entmax alpha at step 0, annealed linearly to 2 (sparsemax) over
+            ``alpha_steps`` steps; keeps every component receiving gradient early on.
+        alpha_steps: length of the annealing (0 disables it).
+        random_kits: draw a random synthesizer kit per example and component each step (needs
+            several kits in ``model.kits``).
+        synthetic_fraction: share of examples drawn from synthetic stems when user audio is
+            also given.
+        render_kits: kits that render synthetic stems (empty: the built-ins the synthesizer does
+            not use, or all of them if it uses every one).
+        augment: augment synthetic stems (reverb, EQ, compression, noise, per-hit variation).
+        seed: seed of the model initialisation and of the data stream.
+        num_workers: data-loader worker processes per rank.
+        log_every: steps between metric log lines.
+        val_every: steps between validations (0: never).
+        val_examples: size of the fixed validation set (drawn from the stream with another seed).
+        checkpoint_every: steps between checkpoints.
+        keep_checkpoints: how many step checkpoints to keep.
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    steps: int = 20000
+    batch_size: int = 16
+    clip_seconds: float = 2.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    alpha_start: float = 1.5
+    alpha_steps: int = 1000
+    random_kits: bool = True
+    synthetic_fraction: float = 0.5
+    render_kits: tuple[str, ...] = DEFAULT_RENDER_KITS
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 1
+    log_every: int = 10
+    val_every: int = 500
+    val_examples: int = 32
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 3
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Build from a (possibly partial) nested dictionary, e.g. a JSON config file."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        data = dict(data)
+        model = dict(data.pop("model", {}))
+        analyzer = dict(model.pop("analyzer", {}))
+        if "components" in analyzer:
+            analyzer["components"] = tuple(analyzer["components"])
+        if "kits" in model:
+            model["kits"] = tuple(model["kits"])
+        loss = dict(data.pop("loss", {}))
+        if "fft_sizes" in loss:
+            loss["fft_sizes"] = tuple(loss["fft_sizes"])
+        if "render_kits" in data:
+            data["render_kits"] = tuple(data["render_kits"])
+        return cls(
+            model=ModelConfig(analyzer=AnalyzerConfig(**analyzer), **model),
+            loss=LossConfig(**loss),
+            **data,
+        )
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with top-level fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def merge_config(base: dict, override: dict) -> dict:
+    """Recursively merge ``override`` into ``base`` (both nested dicts); returns a new dict."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config_file(path: str | os.PathLike, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a JSON training config, merged over ``base`` (default: :class:`TrainConfig()`)."""
+    with open(path) as handle:
+        data = json.load(handle)
+    return TrainConfig.from_dict(merge_config((base or TrainConfig()).to_dict(), data))
+
+
+# --------------------------------------------------------------------------------- distributed
+
+
+@dataclass(frozen=True)
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size())
+
+
+def default_device() -> torch.device:
+    """cuda when available (the local rank's GPU under torchrun), otherwise cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------- checkpoints
+
+
+def _checkpoint_paths(run_dir: Path) -> list[Path]:
+    return sorted(run_dir.glob("checkpoints/step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest step checkpoint in ``run_dir``, or None."""
+    paths = _checkpoint_paths(Path(run_dir))
+    return paths[-1] if paths else None
+
+
+def _save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, keep: int) -> Path:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "step": step,
+        "analyzer": model.analyzer.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "model_config": json.dumps(model.config.to_dict()),
+    }
+    path = atomic_write(
+        run_dir / "checkpoints" / f"step-{step:08d}.pt", lambda tmp: torch.save(state, tmp)
+    )
+    for old in _checkpoint_paths(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: not a readable training checkpoint ({error})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a drummernet training checkpoint")
+    return state
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+class _StopRequested:
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint gets saved."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopRequested:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not in the main thread: leave handlers alone
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class TrainingInterrupted(RuntimeError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint."""
+
+    def __init__(self, signum: int, checkpoint: Path | None) -> None:
+        super().__init__(f"stopped by signal {signum}; checkpoint saved to {checkpoint}")
+        self.signum = signum
+        self.checkpoint = checkpoint
+
+
+def build_dataset(
+    config: TrainConfig,
+    audio: Sequence[str | os.PathLike] = (),
+    synthetic: bool = True,
+    synthetic_midi: Sequence[str | os.PathLike] | None = None,
+):
+    """The training stream: user audio and/or synthetic stems, mixed by ``synthetic_fraction``.
+
+    Args:
+        config: the run's config.
+        audio: unlabeled audio files or folders.
+        synthetic: include synthetic stems.
+        synthetic_midi: drum MIDI files or folders to perform; None for procedural grooves.
+    """
+    from .data import TrainingClips, UnlabeledAudio
+    from .kits import list_kits
+    from .synthetic import SyntheticStems
+
+    sr = config.model.analyzer.sample_rate
+    sources, weights = [], []
+    if audio:
+        sources.append(UnlabeledAudio(audio, config.clip_seconds, sr))
+        weights.append(1.0 - config.synthetic_fraction if synthetic else 1.0)
+    if synthetic:
+        kits = list(config.render_kits) or [
+            k for k in list_kits() if k not in config.model.kits
+        ] or list_kits()
+        midi = _expand_midi(synthetic_midi) if synthetic_midi else None
+        sources.append(
+            SyntheticStems(
+                kits=kits, midi_files=midi, clip_seconds=config.clip_seconds, sr=sr,
+                augment=config.augment,
+            )
+        )
+        weights.append(config.synthetic_fraction if audio else 1.0)
+    return TrainingClips(sources, weights, seed=config.seed)
+
+
+def _expand_midi(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    from .data import NoAudioError
+
+    files: list[Path] = []
+    for item in map(Path, paths):
+        if item.is_dir() and (item / "info.csv").is_file():
+            from .synthetic import groove_midi_files
+
+            files.extend(groove_midi_files(item, split="train"))
+        elif item.is_dir():
+            files.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in (".mid", ".midi")))
+        elif item.is_file():
+            files.append(item)
+    if not files:
+        raise NoAudioError(f"no MIDI files found in {', '.join(map(str, paths))}")
+    return files
+
+
+class _IndexSampler(torch.utils.data.Sampler):
+    """Global example indices for one rank, starting at a given step (for exact resume)."""
+
+    def __init__(self, start_step: int, steps: int, batch: int, dist: _Dist) -> None:
+        self.start, self.steps, self.batch, self.dist = start_step, steps, batch, dist
+
+    def __iter__(self):
+        per_rank = self.batch // self.dist.world
+        for step in range(self.start, self.steps):
+            base = step * self.batch + self.dist.rank * per_rank
+            yield from range(base, base + per_rank)
+
+    def __len__(self) -> int:
+        return (self.steps - self.start) * (self.batch // self.dist.world)
+
+
+def _lr_lambda(config: TrainConfig):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def alpha_at(config: TrainConfig, step: int) -> float | None:
+    """The entmax alpha used at ``step`` (None once annealing has reached sparsemax)."""
+    if config.alpha_steps <= 0 or step >= config.alpha_steps:
+        return None
+    return config.alpha_start + (2.0 - config.alpha_start) * step / config.alpha_steps
+
+
+def train(
+    out_dir: str | os.PathLike,
+    audio: Sequence[str | os.PathLike] = (),
+    config: TrainConfig | None = None,
+    synthetic: bool | None = None,
+    synthetic_midi: Sequence[str | os.PathLike] | None = None,
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    validate_on: str | os.PathLike | None = None,
+    dataset=None,
+) -> Path:
+    """Train a DrummerNet on unlabeled audio by reconstruction alone.
+
+    Args:
+        out_dir: run directory: ``config.json``, ``checkpoints/``, ``metrics.jsonl`` and the
+            exported ``model.safetensors``.
+        audio: unlabeled audio files or folders.
+        config: hyper-parameters (default :class:`TrainConfig()`; on resume, the run's own).
+        synthetic: add synthetic stems (default: only when no audio is given, or when
+            ``synthetic_midi`` is given).
+        synthetic_midi: drum MIDI files or folders (a Groove MIDI Dataset root uses its train
+            split); None uses the procedural groove generator.
+        resume: continue from the newest checkpoint in ``out_dir``.
+        device: torch device (default: cuda when available, else cpu).
+        progress: show a tqdm bar.
+        validate_on: a labelled dataset folder for periodic onset-F1 validation.
+        dataset: a ready map-style dataset (overrides the data arguments; used by tests).
+
+    Returns:
+        path of the exported model file.
+
+    Raises:
+        TrainingInterrupted: on SIGINT/SIGTERM, after saving a checkpoint.
+    """
+    from tqdm import tqdm
+
+    run_dir = Path(out_dir)
+    device = torch.device(device) if device is not None else default_device()
+    dist = _init_distributed(device)
+    config_path = run_dir / "config.json"
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if resume and config_path.is_file():
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+        if config is not None and config.replace(steps=saved.steps) != saved:
+            log.warning("resuming with the run's saved config; only --steps may change")
+        config = saved.replace(steps=config.steps) if config is not None else saved
+    config = config or TrainConfig()
+    if config.batch_size % dist.world:
+        raise ValueError(f"batch size {config.batch_size} is not divisible by {dist.world} ranks")
+    if dist.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(config_path, lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=2)))
+
+    torch.manual_seed(config.seed)
+    model = DrummerNet(config.model).to(device)
+    optimizer = torch.optim.AdamW(
+        model.analyzer.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config))
+    start = 0
+    if checkpoint is not None:
+        state = _load_checkpoint(checkpoint)
+        model.analyzer.load_state_dict(state["analyzer"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = int(state["step"])
+        if dist.main:
+            log.info("resumed from %s at step %d", checkpoint, start)
+    elif resume and dist.main:
+        log.info("no checkpoint in %s: starting from scratch", run_dir)
+
+    if dataset is None:
+        use_synth = synthetic if synthetic is not None else (not audio or bool(synthetic_midi))
+        dataset = build_dataset(config, audio, use_synth, synthetic_midi)
+    per_rank = config.batch_size // dist.world
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=per_rank,
+        sampler=_IndexSampler(start, config.steps, config.batch_size, dist),
+        num_workers=config.num_workers,
+        persistent_workers=False,
+        prefetch_factor=4 if config.num_workers else None,
+    )
+    net = model
+    if dist.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,
+        )
+    loss_fn = SpectralLoss(config.loss, model.sample_rate).to(device)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    val_set = _validation_set(dataset, config) if dist.main and config.val_every else None
+    metrics = _MetricsLog(run_dir / "metrics.jsonl", enabled=dist.main)
+    kit_gen = torch.Generator()
+    bar = tqdm(
+        total=config.steps, initial=start, disable=not (progress and dist.main), unit="step",
+        dynamic_ncols=True,
+    )
+    step = start
+    saved_at: Path | None = None
+    window = _Throughput()
+    model.train()
+    with _StopRequested() as stop:
+        for batch in loader:
+            audio_batch = batch.to(device, non_blocking=True)
+            kit_gen.manual_seed(config.seed * 1_000_003 + step * 16 + dist.rank)
+            kit_index = (
+                model.synthesizer.random_kit_index(audio_batch.shape[0], kit_gen)
+                if config.random_kits and model.synthesizer.n_kits > 1 else None
+            )
+            with autocast:
+                recon, activations = net(audio_batch, kit_index=kit_index, alpha=alpha_at(config, step))
+            loss = loss_fn(recon.float(), audio_batch)
+            if config.loss.sparsity > 0:
+                loss = loss + config.loss.sparsity * activations.float().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.analyzer.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            seconds = audio_batch.shape[0] * audio_batch.shape[1] / model.sample_rate * dist.world
+            speed = window.add(seconds)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", audio_s_per_s=f"{speed:.1f}")
+            if step % config.log_every == 0 or step == config.steps:
+                metrics.write(
+                    step=step, loss=loss.item(), grad_norm=float(grad_norm),
+                    lr=scheduler.get_last_lr()[0], audio_seconds_per_second=speed,
+                    active_fraction=float((activations > 0).float().mean()),
+                )
+            if val_set is not None and (step % config.val_every == 0 or step == config.steps):
+                metrics.write(step=step, **_validate(model, loss_fn, val_set, validate_on, device))
+                model.train()
+            if dist.main and (step % config.checkpoint_every == 0 or step == config.steps):
+                saved_at = _save_checkpoint(
+                    run_dir, step, model, optimizer, scheduler, config.keep_checkpoints
+                )
+            if stop.signal is not None:
+                if dist.main and (saved_at is None or not saved_at.stem.endswith(f"{step:08d}")):
+                    saved_at = _save_checkpoint(
+                        run_dir, step, model, optimizer, scheduler, config.keep_checkpoints
+                    )
+                bar.close()
+                metrics.close()
+                raise TrainingInterrupted(stop.signal, saved_at)
+    bar.close()
+    metrics.close()
+    final = run_dir / "model.safetensors"
+    if dist.main:
+        model.save(final, extra={"steps": step, "train_config": config.to_dict()})
+    if dist.world > 1:
+        import torch.distributed as torch_dist
+
+        torch_dist.barrier()
+    return final
+
+
+class _Throughput:
+    """Audio-seconds trained per wall-second over a sliding window of recent steps."""
+
+    def __init__(self, size: int = 20) -> None:
+        self.items: list[tuple[float, float]] = []
+        self.size = size
+
+    def add(self, seconds: float) -> float:
+        self.items.append((time.perf_counter(), seconds))
+        self.items = self.items[-self.size :]
+        if len(self.items) < 2:
+            return 0.0
+        elapsed = self.items[-1][0] - self.items[0][0]
+        return sum(s for _, s in self.items[1:]) / max(elapsed, 1e-9)
+
+
+class _MetricsLog:
+    """JSON-lines metrics file, plus TensorBoard when it is installed."""
+
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.enabled = enabled
+        self.handle = open(path, "a") if enabled else None
+        self.board = None
+        if enabled:
+            with contextlib.suppress(ImportError):
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.board = SummaryWriter(str(path.parent / "tensorboard"))
+
+    def write(self, step: int, **values) -> None:
+        if not self.enabled:
+            return
+        self.handle.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
+        self.handle.flush()
+        if self.board is not None:
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    self.board.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self.board is not None:
+            self.board.close()
+
+
+def _validation_set(dataset, config: TrainConfig) -> torch.Tensor:
+    # Indices far beyond any training step: a fixed set the model never trains on.
+    base = 2**60
+    return torch.stack([dataset[base + i] for i in range(config.val_examples)])
+
+
+@torch.no_grad()
+def _validate(model, loss_fn, val_set, labelled_dir, device) -> dict:
+    model.eval()
+    losses = []
+    for chunk in val_set.split(8):
+        chunk = chunk.to(device)
+        losses.append(loss_fn(model(chunk)[0], chunk).item() * len(chunk))
+    result = {"val_loss": sum(losses) / len(val_set)}
+    if labelled_dir is not None:
+        from .evaluation import evaluate, read_dataset
+        from .inference import transcription_system
+
+        scores = evaluate(transcription_system(model), read_dataset(labelled_dir), progress=False)
+        result["val_mean_f1"] = scores.mean_f1
+    return result

@@ -1,0 +1,235 @@
+"""The analysis-by-synthesis model: synthesizer contract, sparsity, shapes, persistence, fitting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import SR, TINY_COMPONENTS, synthetic_kit, tiny_config
+
+from drummernet.analyzer import AnalyzerConfig, sparse_normalize, upsample_impulses
+from drummernet.losses import LossConfig, SpectralLoss
+from drummernet.model import DrummerNet, ModelConfig, ModelLoadError
+from drummernet.synthesizer import Synthesizer
+
+
+@pytest.mark.parametrize("t", [0, 1, 777, 15999])
+def test_unit_impulse_returns_one_shot(t):
+    kit = synthetic_kit(length=3000)
+    synth = Synthesizer(kit)
+    samples = 16000
+    for c in range(3):
+        impulses = torch.zeros(1, 3, samples)
+        impulses[0, c, t] = 1.0
+        out = synth(impulses)[0]
+        expected = torch.zeros(samples)
+        n = min(3000, samples - t)
+        expected[t : t + n] = kit[c, :n]
+        torch.testing.assert_close(out, expected, atol=2e-6, rtol=0)
+
+
+def test_synthesizer_sums_components_and_picks_kits():
+    kits = torch.stack([synthetic_kit(1000, seed=1), synthetic_kit(1000, seed=2)])
+    synth = Synthesizer(kits)
+    impulses = torch.zeros(2, 3, 4000)
+    impulses[:, 0, 100] = 0.5
+    impulses[:, 2, 2000] = 2.0
+    index = torch.tensor([[0, 0, 0], [1, 1, 1]])
+    out = synth(impulses, index)
+    for b in range(2):
+        expected = torch.zeros(4000)
+        expected[100:1100] += 0.5 * kits[b, 0]
+        expected[2000:3000] += 2.0 * kits[b, 2]
+        torch.testing.assert_close(out[b], expected, atol=2e-6, rtol=0)
+
+
+def test_zero_insertion_is_exact():
+    act = torch.rand(2, 3, 7)
+    up = upsample_impulses(act, 80, 7 * 80 - 13)
+    assert up.shape == (2, 3, 7 * 80 - 13)
+    torch.testing.assert_close(up[..., ::80], act)
+    mask = torch.ones(up.shape[-1], dtype=torch.bool)
+    mask[::80] = False
+    assert (up[..., mask] == 0).all()
+
+
+def test_synthesizer_fixed_and_gradients_reach_analyzer(tiny_model):
+    assert not any(p.requires_grad for p in tiny_model.synthesizer.parameters())
+    assert len(list(tiny_model.synthesizer.parameters())) == 0
+    audio = torch.randn(2, SR) * 0.1
+    recon, _ = tiny_model(audio)
+    SpectralLoss(LossConfig())(recon, audio).backward()
+    grads = [p.grad for p in tiny_model.analyzer.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(g.abs().sum().item() for g in grads) > 0
+    assert tiny_model.synthesizer.kits.grad is None
+
+
+def test_kit_can_be_swapped(tiny_model):
+    audio = torch.randn(1, SR) * 0.1
+    with torch.no_grad():
+        a1 = tiny_model.analyze(audio)
+        r1 = tiny_model.synthesize(a1, SR)
+        tiny_model.synthesizer.set_kits(synthetic_kit(seed=5) * 0.5)
+        r2 = tiny_model.synthesize(a1, SR)
+    assert not torch.allclose(r1, r2)
+
+
+@pytest.mark.parametrize("normalizer", ["sparsemax", "entmax15"])
+def test_sparse_outputs_have_exact_zeros(normalizer):
+    scores = torch.randn(4, 12, 64)
+    out = sparse_normalize(scores, 1, normalizer)
+    assert (out == 0).any() and (out >= 0).all()
+    torch.testing.assert_close(out.sum(1), torch.ones(4, 64))
+
+    torch.manual_seed(0)
+    model = DrummerNet(tiny_config(normalizer=normalizer), kits=synthetic_kit())
+    # Spread the score heads as training does, so the normalisers have something to select.
+    for head in (model.analyzer.component_scores, model.analyzer.time_scores):
+        torch.nn.init.normal_(head.weight, std=3.0)
+    with torch.no_grad():
+        act = model.analyze(torch.randn(2, 2 * SR) * 0.1)
+    assert (act >= 0).all()
+    zeros = (act == 0).float().mean().item()
+    assert zeros > 0.5, zeros
+
+
+def test_softmax_ablation_is_dense():
+    torch.manual_seed(0)
+    model = DrummerNet(tiny_config(normalizer="softmax"), kits=synthetic_kit())
+    with torch.no_grad():
+        act = model.analyze(torch.randn(1, SR) * 0.1)
+    assert (act > 0).all()
+
+
+@pytest.mark.parametrize("samples", [1, int(0.3 * SR), 61 * SR])
+@pytest.mark.parametrize("frontend", ["logmel", "waveform"])
+def test_shapes_for_awkward_lengths(samples, frontend):
+    model = DrummerNet(tiny_config(frontend=frontend), kits=synthetic_kit())
+    with torch.no_grad():
+        recon, act = model(torch.randn(1, samples) * 0.1)
+    assert recon.shape == (1, samples)
+    assert act.shape == (1, 3, -(-samples // 80))
+    assert torch.isfinite(recon).all()
+
+
+@pytest.mark.parametrize("sr,hop", [(8000, 40), (22050, 105), (44100, 441)])
+def test_shapes_for_other_sample_rates(sr, hop):
+    model = DrummerNet(tiny_config(sample_rate=sr, hop_length=hop), kits=synthetic_kit())
+    samples = int(0.77 * sr)
+    with torch.no_grad():
+        recon, act = model(torch.randn(2, samples) * 0.1)
+    assert recon.shape == (2, samples)
+    assert act.shape == (2, 3, -(-samples // hop))
+
+
+def test_save_load_identical(tiny_model, tmp_path):
+    path = tiny_model.save(tmp_path / "m.safetensors", extra={"steps": 3})
+    loaded = DrummerNet.load(path, kits=synthetic_kit())
+    assert loaded.config == tiny_model.config
+    audio = torch.randn(1, SR) * 0.1
+    tiny_model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(audio)[0], tiny_model(audio)[0], rtol=0, atol=0)
+
+
+def test_config_round_trips_through_json():
+    config = ModelConfig(analyzer=AnalyzerConfig(depth=4, normalizer="entmax15"), kits=("a", "b"))
+    assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_foreign_and_tampered_files_fail_clearly(tiny_model, tmp_path):
+    foreign = tmp_path / "foreign.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, str(foreign))
+    with pytest.raises(ModelLoadError, match="not a drummernet model"):
+        DrummerNet.load(foreign)
+
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00\x01 this is not a model" * 10)
+    with pytest.raises(ModelLoadError, match="not a readable drummernet model"):
+        DrummerNet.load(garbage)
+
+    good = tiny_model.save(tmp_path / "good.safetensors")
+    data = bytearray(good.read_bytes())
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(ModelLoadError):
+        DrummerNet.load(truncated)
+
+    # A valid file whose config says one thing and whose weights say another.
+    other = DrummerNet(tiny_config(channels=4), kits=synthetic_kit())
+    from safetensors.torch import load_file
+
+    state = load_file(str(other.save(tmp_path / "other.safetensors")))
+    meta = {"format": "drummernet", "format_version": "1",
+            "config": json.dumps(tiny_model.config.to_dict())}
+    mismatched = tmp_path / "mismatched.safetensors"
+    save_file(state, str(mismatched), metadata=meta)
+    with pytest.raises(ModelLoadError, match="do not match"):
+        DrummerNet.load(mismatched, kits=synthetic_kit())
+
+    future = tmp_path / "future.safetensors"
+    save_file(state, str(future), metadata={**meta, "format_version": "99"})
+    with pytest.raises(ModelLoadError, match="newer"):
+        DrummerNet.load(future, kits=synthetic_kit())
+
+    with pytest.raises(ModelLoadError, match="no such"):
+        DrummerNet.load(tmp_path / "missing.safetensors")
+
+
+def test_tiny_model_fits_a_generated_clip():
+    """Loss drops 10x and the learned impulses land within 20 ms of the true onsets."""
+    torch.manual_seed(0)
+    kit = synthetic_kit()
+    # Convolutions only, to keep the test fast; the GRU variant fits too (about 1 min on 2 cores).
+    model = DrummerNet(tiny_config(channels=16, rnn_hidden=0), kits=kit)
+    samples, hop = 2 * SR, 80
+    onsets = {
+        0: [0.1, 0.6, 1.1, 1.35],
+        1: [0.35, 0.85, 1.6],
+        2: [0.1, 0.225, 0.35, 0.475, 0.6, 0.85, 1.1, 1.35, 1.6, 1.85],
+    }
+    truth = torch.zeros(1, 3, samples // hop)
+    for c, times in onsets.items():
+        for t in times:
+            truth[0, c, round(t * SR / hop)] = 0.8
+    with torch.no_grad():
+        audio = model.synthesize(truth, samples)
+    audio = audio / audio.abs().max() * 0.5
+
+    loss_fn = SpectralLoss(LossConfig(domain="stft"))
+    steps = 300
+    opt = torch.optim.Adam(model.analyzer.parameters(), 3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    losses = []
+    for step in range(steps):
+        alpha = min(2.0, 1.3 + 1.4 * step / steps)  # entmax warm-up towards sparsemax
+        recon, _ = model(audio, alpha=alpha)
+        loss = loss_fn(recon, audio)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    assert losses[0] / losses[-1] >= 10, (losses[0], losses[-1])
+
+    with torch.no_grad():
+        act = model.analyze(audio)[0]
+    for c, times in onsets.items():
+        frames = act[c]
+        peak = frames.max()
+        found = [
+            i * hop / SR
+            for i in range(len(frames))
+            if frames[i] > 0.2 * peak
+            and frames[i] >= frames[max(i - 1, 0)]
+            and frames[i] >= frames[min(i + 1, len(frames) - 1)]
+        ]
+        for t in times:
+            assert min(abs(t - f) for f in found) <= 0.02, (TINY_COMPONENTS[c], t, found)
+        for f in found:
+            assert min(abs(t - f) for t in times) <= 0.02, (TINY_COMPONENTS[c], f, times)

@@ -5,20 +5,21 @@ one fixed one-shot per component, so every kit here is one clean hit per compone
 sample 0, mono, at most 1 s long (1.5 s for the ringing cymbals and the open hi-hat), faded out
 and peak-normalised to the same level so that no kit or component is louder than another.
 
-Every source is redistributable (MIT, CC0, public domain, BSD-3) and comes from a Debian package::
+Every source is redistributable (MIT, CC0 or public domain) and comes from a Debian package::
 
     apt-get install fluidsynth fluid-soundfont-gm csound-soundfont \\
         musescore-general-soundfont hydrogen-drumkits sonic-pi-samples
 
-SoundFont kits are rendered one hit at a time with the ``fluidsynth`` command line; sample kits
-are read from the packages' WAV/FLAC files. Run::
+SoundFont kits are rendered with the ``fluidsynth`` command line, one run per preset playing one
+hit every 2 s; sample kits are read from the packages' WAV/FLAC files. Run::
 
     python -m drum_components.render [--out DIR] [--example]
 
 which writes ``DIR/<kit>/<COMPONENT>.flac`` and ``DIR/manifest.json`` (``DIR`` defaults to this
 package), prints the level and spectral centroid of every one-shot and how alike the kits are,
 and with ``--example`` also writes ``drummernet/data/example.{flac,mid}``. The licences and
-copyright holders are listed in ``drum_components/NOTICE``; keep it in step with ``KITS``.
+copyright holders are listed in ``drum_components/NOTICE``; keep it in step with
+:func:`kit_sources`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ RENDER_VELOCITY = 110
 SLOT_SECONDS = 2.0
 #: ... and its note is released after this long, once the kept part has been played.
 NOTE_SECONDS = 1.6
+#: Slots are cut this much before their nominal start: fluidsynth starts a note at the 64-sample
+#: block boundary before its time, so a cut exactly on time could miss the first samples.
+GUARD_SECONDS = 0.01
 #: Permissions of written files (atomic_write's temporary files are private, 0600).
 PACKAGE_FILE_MODE = 0o644
 #: A one-shot whose raw peak is below this is treated as a failed render (a preset lacking the note).
@@ -231,7 +235,7 @@ def kit_sources() -> list[KitSource]:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering one hit
+# Rendering hits
 
 
 class RenderError(RuntimeError):
@@ -241,23 +245,24 @@ class RenderError(RuntimeError):
 def write_hits_midi(path: Path, program: int, notes: list[int]) -> None:
     """Write a drum-channel MIDI file that plays ``notes`` one per :data:`SLOT_SECONDS` slot.
 
-    Each slot starts with the kit's program change and ends with an All Sound Off, so no tail
-    of one hit leaks into the next slot.
+    Each slot starts with the kit's program change and ends with an All Sound Off two
+    :data:`GUARD_SECONDS` early, so no tail of one hit leaks into the next slot's audio.
     """
     import mido
 
     ticks = 480  # per beat; at the default 120 bpm one second is 960 ticks
     slot = int(SLOT_SECONDS * 2 * ticks)
     hold = int(NOTE_SECONDS * 2 * ticks)
+    silence = int((SLOT_SECONDS - 2 * GUARD_SECONDS) * 2 * ticks)
     events = []
     for note in notes:
         events += [
             mido.Message("program_change", channel=9, program=program, time=0),
             mido.Message("note_on", channel=9, note=note, velocity=RENDER_VELOCITY, time=0),
             mido.Message("note_off", channel=9, note=note, velocity=0, time=hold),
-            # All Sound Off just before the next slot: cymbal tails can ring past the slot.
-            mido.Message("control_change", channel=9, control=120, value=0, time=slot - hold - 1),
-            mido.Message("control_change", channel=9, control=121, value=0, time=1),
+            # All Sound Off before the next slot: cymbal tails can ring past the slot.
+            mido.Message("control_change", channel=9, control=120, value=0, time=silence - hold),
+            mido.Message("control_change", channel=9, control=121, value=0, time=slot - silence),
         ]
     events.append(mido.MetaMessage("end_of_track", time=0))
     mido.MidiFile(tracks=[mido.MidiTrack(events)], ticks_per_beat=ticks).save(str(path))
@@ -275,7 +280,8 @@ def render_preset(
         tmp: scratch folder.
 
     Returns:
-        ``{note: (samples,)}`` float32 mono audio at :data:`RENDER_SR`, one slot long, untrimmed.
+        ``{note: (samples,)}`` float32 mono audio at :data:`RENDER_SR`, untrimmed: from
+        :data:`GUARD_SECONDS` before the note to the same time before the next one.
     """
     if not soundfont.exists():
         raise RenderError(f"{soundfont}: SoundFont not installed (see the module docstring)")
@@ -293,8 +299,11 @@ def render_preset(
             f"fluidsynth failed on {soundfont} preset {program}: {result.stderr.strip()[:200]}"
         )
     audio, _ = load_audio(wav, sr=RENDER_SR)
-    slot = int(SLOT_SECONDS * RENDER_SR)
-    return {note: audio[i * slot : (i + 1) * slot] for i, note in enumerate(notes)}
+    slot, guard = int(SLOT_SECONDS * RENDER_SR), int(GUARD_SECONDS * RENDER_SR)
+    return {
+        note: audio[max(0, i * slot - guard) : (i + 1) * slot - guard]
+        for i, note in enumerate(notes)
+    }
 
 
 def render_raw_hits(sources: list[KitSource], tmp: Path) -> dict[FontHit | FileHit, np.ndarray]:

@@ -57,6 +57,7 @@ class UnlabeledAudio:
         paths: files and/or directories (searched recursively).
         clip_seconds: crop length.
         sr: output sample rate.
+        seed: stream seed; crop ``index`` is drawn with ``default_rng([seed, index])``.
 
     Unreadable files are logged once, skipped and counted in :attr:`skipped`.
 
@@ -65,9 +66,14 @@ class UnlabeledAudio:
     """
 
     def __init__(
-        self, paths: Sequence[str | os.PathLike], clip_seconds: float = 2.0, sr: int = SAMPLE_RATE
+        self,
+        paths: Sequence[str | os.PathLike],
+        clip_seconds: float = 2.0,
+        sr: int = SAMPLE_RATE,
+        seed: int = 0,
     ) -> None:
         self.sr = sr
+        self.seed = seed
         self.clip_seconds = clip_seconds
         self.files: list[_FileInfo] = []
         self.skipped: list[tuple[Path, str]] = []
@@ -94,12 +100,13 @@ class UnlabeledAudio:
         """Total duration of the usable files."""
         return float(sum(f.frames / f.sr for f in self.files))
 
-    def sample(self, rng: np.random.Generator, attempts: int = 10) -> torch.Tensor:
-        """A loudness-normalised crop ``(clip_seconds * sr,)`` drawn with ``rng``.
+    def example(self, index: int, attempts: int = 10) -> torch.Tensor:
+        """Crop ``index``: loudness-normalised ``(clip_seconds * sr,)``, a function of (seed, index).
 
         Raises:
             NoAudioError: ``attempts`` crops in a row were silent or unreadable.
         """
+        rng = np.random.default_rng([self.seed, int(index)])
         n_out = int(round(self.clip_seconds * self.sr))
         for _ in range(attempts):
             info = self.files[rng.choice(len(self.files), p=self._weights)]
@@ -121,10 +128,11 @@ class UnlabeledAudio:
 
 
 class TrainingClips(torch.utils.data.Dataset):
-    """Map-style dataset: example ``index`` is a crop drawn with ``default_rng([seed, index])``.
+    """Map-style dataset mixing sources: ``default_rng([seed, index])`` picks the source of example
+    ``index``, which then renders its own example ``index``.
 
     Args:
-        sources: objects with a ``sample(rng) -> (samples,) tensor`` method:
+        sources: objects with an ``example(index) -> (samples,) tensor`` method:
             :class:`UnlabeledAudio` and/or :class:`drummernet.synthetic.SyntheticStems`.
         weights: relative probability of drawing from each source (default: equal).
         seed: stream seed.
@@ -148,4 +156,4 @@ class TrainingClips(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, int(index)])
         source = self.sources[rng.choice(len(self.sources), p=self.weights)]
-        return source.sample(rng)
+        return source.example(int(index))

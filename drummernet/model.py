@@ -27,7 +27,7 @@ FORMAT_NAME = "drummernet"
 FORMAT_VERSION = 1
 
 #: Built-in kit loaded into the synthesizer when a config names none.
-DEFAULT_KIT = "standard"
+DEFAULT_KIT = "fluidr3_standard"
 
 
 class ModelLoadError(ValueError):

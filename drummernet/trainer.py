@@ -274,7 +274,7 @@ def build_dataset(
     sr = config.model.analyzer.sample_rate
     sources, weights = [], []
     if audio:
-        sources.append(UnlabeledAudio(audio, config.clip_seconds, sr))
+        sources.append(UnlabeledAudio(audio, config.clip_seconds, sr, seed=config.seed))
         weights.append(1.0 - config.synthetic_fraction if synthetic else 1.0)
     if synthetic:
         kits = list(config.render_kits) or [
@@ -284,7 +284,7 @@ def build_dataset(
         sources.append(
             SyntheticStems(
                 kits=kits, midi_files=midi, clip_seconds=config.clip_seconds, sr=sr,
-                augment=config.augment,
+                augment=config.augment, seed=config.seed,
             )
         )
         weights.append(config.synthetic_fraction if audio else 1.0)

@@ -1,0 +1,436 @@
+"""Inference: audio (a file or an array) -> :class:`~drummernet.transcription.Transcription`.
+
+The layers, each usable on its own (after torchcrepe's ``core.py``):
+
+* :func:`load_model`: the shipped model (loaded lazily, cached), a model file or a run folder;
+* :func:`read_audio`: a file streamed block by block to mono at the model's rate;
+* :func:`loudness_gain`: the factor that brings a recording to the training loudness;
+* :func:`analyze_audio`: a tensor-level pass of the analyzer over a recording of any length, in
+  overlapping chunks batched together (after demucs' ``apply.py``): the analyzer's bidirectional
+  GRU sees its whole input, so each chunk gets :data:`~drummernet.constants.DEFAULT_OVERLAP_SECONDS`
+  of context on both sides, analysed and thrown away;
+* :func:`transcribe`: all of the above plus
+  :func:`~drummernet.transcription.activations_to_events`;
+* :func:`transcription_system`: :func:`transcribe` as a system for
+  :func:`drummernet.evaluation.evaluate`.
+
+DrummerNet is Choi & Cho, "Deep Unsupervised Drum Transcription", ISMIR 2019.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .audio import AudioError, audio_info, resample, stream_audio
+from .constants import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_LOUDNESS_BLOCK_SECONDS,
+    DEFAULT_LOUDNESS_GATE_DB,
+    DEFAULT_MIN_GAP,
+    DEFAULT_OVERLAP_SECONDS,
+    DEFAULT_SILENCE_RMS,
+    DEFAULT_TARGET_RMS,
+    DEFAULT_THRESHOLD,
+    GM_TO_CLASS,
+    MIN_AUDIO_SECONDS,
+)
+from .model import DrummerNet, ModelConfig, ModelLoadError
+from .transcription import Transcription, activations_to_events
+
+if TYPE_CHECKING:
+    from .evaluation import Track
+
+#: The model shipped with the package (trained by ``experiments/``; may be absent in a checkout).
+DEFAULT_MODEL_PATH: Path = Path(__file__).resolve().parent / "pretrained" / "default.safetensors"
+
+#: Name of the model file inside a training run folder.
+RUN_MODEL_FILE = "model.safetensors"
+
+
+class DrummerNetWarning(UserWarning):
+    """Something the user should know about a result: an untrained model, silent or band-limited
+    input. The CLI prints these as ``drummernet: warning: ...``."""
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+
+
+@functools.lru_cache(maxsize=4)
+def _default_model(device: str | None) -> tuple[DrummerNet, bool]:
+    """The shipped model on ``device``, and whether it is trained (cached per device)."""
+    if DEFAULT_MODEL_PATH.is_file():
+        return DrummerNet.load(DEFAULT_MODEL_PATH, device=device), True
+    # fork_rng: a fixed seed for a reproducible stand-in, without touching the caller's RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = DrummerNet(ModelConfig()).eval()
+    return (model.to(device) if device else model), False
+
+
+def load_model(
+    name_or_path: str | os.PathLike | None = None, device: str | torch.device | None = None
+) -> DrummerNet:
+    """Load a transcription model.
+
+    Args:
+        name_or_path: ``None`` or ``"default"`` for the shipped model (loaded on first use, then
+            cached); a model file written by :meth:`DrummerNet.save`; or a training run folder
+            holding ``model.safetensors``.
+        device: torch device to put the model on (default: CPU).
+
+    Returns:
+        the model, in eval mode. The shipped model is shared between calls: don't modify it.
+
+    Raises:
+        ModelLoadError: the file is missing or not a usable drummernet model.
+
+    Warns:
+        DrummerNetWarning: no trained model is shipped yet; an untrained stand-in is returned.
+    """
+    device = str(device) if device is not None else None
+    if name_or_path is None or str(name_or_path) == "default":
+        model, trained = _default_model(device)
+        if not trained:
+            warnings.warn(
+                "no pretrained model is shipped with this drummernet (expected "
+                f"{DEFAULT_MODEL_PATH.name}); using an UNTRAINED model, so the transcription is "
+                "meaningless. Train one with `drummernet train` and pass it with --model/model=",
+                DrummerNetWarning,
+                stacklevel=2,
+            )
+        return model
+    path = Path(name_or_path)
+    if path.is_dir():
+        if not (path / RUN_MODEL_FILE).is_file():
+            raise ModelLoadError(f"{path}: folder holds no {RUN_MODEL_FILE} (not a training run)")
+        path = path / RUN_MODEL_FILE
+    return DrummerNet.load(path, device=device)
+
+
+def _resolve_model(model: DrummerNet | str | os.PathLike | None, device) -> DrummerNet:
+    if isinstance(model, DrummerNet):
+        return model.to(device) if device is not None else model
+    return load_model(model, device)
+
+
+# --------------------------------------------------------------------------------------------
+# Audio
+
+
+def read_audio(path: str | os.PathLike, sr: int) -> tuple[np.ndarray, int]:
+    """Read a whole file as mono float32 at ``sr``, streaming.
+
+    Blocks are decoded, mixed to mono and resampled one at a time into one preallocated buffer,
+    so the peak memory is the mono result, not the file's decoded channels: an hour of 44.1 kHz
+    stereo needs 230 MB at 16 kHz instead of 1.3 GB.
+
+    Returns:
+        ``(audio (samples,), file_sample_rate)``.
+
+    Raises:
+        AudioError: see :func:`drummernet.audio.stream_audio`.
+    """
+    info = audio_info(path)
+    buffer = np.empty(int(math.ceil(info.frames * sr / info.sample_rate)) + 64, dtype=np.float32)
+    filled = 0
+    for block in stream_audio(path, sr):
+        if filled + len(block) > len(buffer):  # mp3 headers only estimate the length
+            grown = np.empty(max(2 * len(buffer), filled + len(block)), dtype=np.float32)
+            grown[:filled] = buffer[:filled]
+            buffer = grown
+        buffer[filled : filled + len(block)] = block
+        filled += len(block)
+    return buffer[:filled], info.sample_rate
+
+
+def loudness_gain(
+    audio: np.ndarray,
+    sr: int,
+    target_rms: float = DEFAULT_TARGET_RMS,
+    block_seconds: float = DEFAULT_LOUDNESS_BLOCK_SECONDS,
+    gate_db: float = DEFAULT_LOUDNESS_GATE_DB,
+    silence_rms: float = DEFAULT_SILENCE_RMS,
+) -> float | None:
+    """The factor that scales a whole recording to the loudness the model was trained at.
+
+    Training crops are RMS-normalised one by one. A whole recording is measured over blocks of
+    crop length; blocks more than ``gate_db`` below the recording's mean square are left out (a
+    gate in the spirit of EBU R128), so a stem with long rests is not boosted above its level in
+    training.
+
+    Args:
+        audio: ``(samples,)``.
+        sr: its sample rate.
+        target_rms: the RMS the played blocks are brought to.
+        block_seconds: measurement block length.
+        gate_db: blocks below the mean square by more than this are ignored.
+        silence_rms: below this overall RMS the recording counts as silent.
+
+    Returns:
+        the gain, or ``None`` for a silent recording.
+    """
+    n = len(audio)
+    if n == 0:
+        return None
+    block = max(1, int(block_seconds * sr))
+    sums, lengths = [], []
+    step = block * 64  # bounds the float64 temporary to 64 blocks
+    for start in range(0, n, step):
+        segment = audio[start : start + step]
+        full = len(segment) // block * block
+        if full:
+            rows = segment[:full].reshape(-1, block)
+            sums.append(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+            lengths.append(np.full(len(rows), block))
+        if full < len(segment):
+            tail = segment[full:].astype(np.float64)
+            sums.append(np.array([tail @ tail]))
+            lengths.append(np.array([len(tail)]))
+    energy, length = np.concatenate(sums), np.concatenate(lengths)
+    mean_square = float(energy.sum() / n)
+    if math.sqrt(mean_square) < silence_rms:
+        return None
+    played = energy / length >= mean_square * 10 ** (-gate_db / 10)
+    gated = float(energy[played].sum() / length[played].sum())
+    return target_rms / math.sqrt(gated)
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis
+
+
+def _frame_multiple(model: DrummerNet) -> int:
+    """Chunk boundaries must fall on multiples of this many frames: the U-Net halves the frame
+    rate ``depth`` times and the time-wise normalisation works on fixed windows from the start of
+    its input, so only such boundaries see the same grid as the unchunked pass."""
+    config = model.config.analyzer
+    return math.lcm(2**config.depth, config.time_window)
+
+
+def analyze_audio(
+    model: DrummerNet,
+    audio: np.ndarray | torch.Tensor,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """Run the analyzer over a recording of any length.
+
+    The recording is cut into cores of ``chunk_seconds``; each is analysed inside a window with
+    ``overlap_seconds`` of context on both sides (moved inwards at the ends of the recording, so
+    the first and last frames see the recording's real edges), and only the core is kept. Windows
+    of equal length are stacked ``batch_size`` at a time into one forward pass. A recording that
+    fits in one window is analysed in one pass, exactly as ``model.analyze`` would.
+
+    Args:
+        model: the model (its mode is left unchanged; the analyzer has no dropout or batch norm).
+        audio: ``(samples,)`` at ``model.sample_rate``, already loudness-normalised.
+        chunk_seconds: core length.
+        overlap_seconds: context on each side.
+        batch_size: windows per forward pass.
+
+    Returns:
+        ``(n_components, ceil(samples / hop))`` float32 activations, frame ``t`` at sample
+        ``t * hop``.
+    """
+    audio = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(-1)
+    hop = model.hop_length
+    n = audio.shape[0]
+    frames = max(1, math.ceil(n / hop))
+    multiple = _frame_multiple(model)
+    frame_rate = model.sample_rate / hop
+    core = max(multiple, round(chunk_seconds * frame_rate / multiple) * multiple)
+    context = max(0, math.ceil(overlap_seconds * frame_rate / multiple) * multiple)
+    window = core + 2 * context
+    device = next(model.parameters()).device
+
+    with torch.inference_mode():
+        if frames <= window:
+            return model.analyze(audio.unsqueeze(0).to(device))[0].float().cpu().numpy()
+
+        out = np.empty((len(model.components), frames), dtype=np.float32)
+        # Each core [i * core, (i + 1) * core) and the window start analysing it.
+        regular: list[tuple[int, int]] = []
+        tail: list[tuple[int, int]] = []
+        tail_start = max(0, (frames - window) // multiple * multiple)
+        for index in range(math.ceil(frames / core)):
+            start = max(0, index * core - context)
+            if start + window >= frames:
+                tail.append((index * core, tail_start))
+            else:
+                regular.append((index * core, start))
+
+        def keep(results: torch.Tensor, jobs: list[tuple[int, int]]) -> None:
+            results = results.float().cpu().numpy()
+            for result, (first, start) in zip(results, jobs, strict=True):
+                last = min(first + core, frames)
+                out[:, first:last] = result[:, first - start : last - start]
+
+        for i in range(0, len(regular), batch_size):
+            jobs = regular[i : i + batch_size]
+            batch = torch.stack([audio[s * hop : (s + window) * hop] for _, s in jobs])
+            keep(model.analyze(batch.to(device)), jobs)
+        if tail:
+            # The tail window runs to the real end of the recording (so it is not quite
+            # `window` long and cannot join a batch); every remaining core lies inside it.
+            result = model.analyze(audio[tail_start * hop :].unsqueeze(0).to(device))
+            keep(result.expand(len(tail), -1, -1), tail)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Transcription
+
+
+def _as_mono(audio: Any) -> np.ndarray:
+    """An array ``(samples,)`` or ``(channels, samples)`` (or a tensor) as a new mono float32."""
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=0)
+    elif audio.ndim != 1:
+        raise ValueError(f"audio must be (samples,) or (channels, samples), got {audio.shape}")
+    return np.array(audio, dtype=np.float32, copy=True)
+
+
+def transcribe(
+    audio: str | os.PathLike | np.ndarray | torch.Tensor,
+    sr: int | None = None,
+    model: DrummerNet | str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_gap: float = DEFAULT_MIN_GAP,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Transcription:
+    """Transcribe a drum recording.
+
+    The recording is mixed to mono, resampled to the model's rate, scaled to the training
+    loudness (:func:`loudness_gain`), analysed (:func:`analyze_audio`) and its activations read as
+    notes (:func:`~drummernet.transcription.activations_to_events`).
+
+    Args:
+        audio: a file path (wav, flac, ogg, mp3, aiff; any rate and channel count, streamed), or
+            an array / tensor ``(samples,)`` or ``(channels, samples)``.
+        sr: the array's sample rate (required for arrays, ignored for files).
+        model: a :class:`DrummerNet`, a model file or run folder, or ``None`` for the shipped one.
+        device: torch device to run on (moves ``model`` there).
+        threshold: smallest impulse strength that makes a note.
+        min_gap: seconds; closer hits of one component merge.
+        chunk_seconds, overlap_seconds, batch_size: see :func:`analyze_audio`.
+
+    Returns:
+        the transcription; its velocities refer to the loudness-normalised recording.
+
+    Raises:
+        AudioError: unreadable, empty, truncated, non-finite or shorter than
+            :data:`~drummernet.constants.MIN_AUDIO_SECONDS` audio.
+        ModelLoadError: ``model`` names an unusable file.
+
+    Warns:
+        DrummerNetWarning: the recording is silent (no notes), or sampled below the model's rate
+            (its upper band is missing), or no trained model is shipped.
+    """
+    net = _resolve_model(model, device)
+    rate = net.sample_rate
+    if isinstance(audio, (str, os.PathLike)):
+        source: str | None = str(audio)
+        samples, file_sr = read_audio(audio, rate)
+        name = source
+    else:
+        if sr is None:
+            raise ValueError("sr is required when audio is an array")
+        source, name, file_sr = None, "audio", int(sr)
+        samples = _as_mono(audio)
+        if samples.size == 0:
+            raise AudioError(f"{name}: contains no audio samples")
+        if not np.isfinite(samples).all():
+            raise AudioError(f"{name}: contains NaN or infinite samples")
+        samples = resample(samples, file_sr, rate)
+
+    duration = len(samples) / rate
+    if duration < MIN_AUDIO_SECONDS:
+        raise AudioError(
+            f"{name}: audio is too short ({duration * 1000:.0f} ms; at least "
+            f"{MIN_AUDIO_SECONDS * 1000:.0f} ms needed)"
+        )
+    if file_sr < rate:
+        warnings.warn(
+            f"{name}: sampled at {file_sr} Hz, so content above {file_sr / 2000:g} kHz is missing "
+            f"(the model analyses up to {rate / 2000:g} kHz); hi-hats and cymbals may be missed",
+            DrummerNetWarning,
+            stacklevel=2,
+        )
+
+    frame_rate = rate / net.hop_length
+    frames = max(1, math.ceil(len(samples) / net.hop_length))
+    gain = loudness_gain(samples, rate)
+    if gain is None:
+        warnings.warn(f"{name}: audio is silent; no notes", DrummerNetWarning, stacklevel=2)
+        activations = np.zeros((len(net.components), frames), dtype=np.float32)
+        return Transcription([], activations, frame_rate, net.components, duration, source, 1.0)
+
+    samples *= np.float32(gain)  # in place: `samples` is our own buffer
+    activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size)
+    del samples
+    events = activations_to_events(activations, frame_rate, net.components, threshold, min_gap)
+    return Transcription(events, activations, frame_rate, net.components, duration, source, gain)
+
+
+def transcription_labels(result: Transcription) -> dict[str, np.ndarray]:
+    """Onset times per label, as :func:`drummernet.evaluation.evaluate` scores them.
+
+    Returns:
+        every component code -> its onsets, and every coarse class (KD, SD, HH, TT, CY, OT) ->
+        the merged onsets of its events, by :data:`~drummernet.constants.GM_TO_CLASS` of each
+        event's General MIDI note.
+    """
+    from .evaluation import COARSE_CLASSES, merge_onsets
+
+    labels = result.onsets()
+    by_class: dict[str, list[float]] = {label: [] for label in COARSE_CLASSES}
+    for event in result.events:
+        label = GM_TO_CLASS.get(event.note)
+        if label is not None:
+            by_class.setdefault(label, []).append(event.time)
+    for label, times in by_class.items():
+        labels[label] = merge_onsets(times)
+    return labels
+
+
+def transcription_system(
+    model: DrummerNet | str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    **options: Any,
+) -> Callable[[Track], dict[str, np.ndarray]]:
+    """:func:`transcribe` as a system for :func:`drummernet.evaluation.evaluate`.
+
+    Args:
+        model: as for :func:`transcribe`; loaded once here.
+        device: torch device.
+        **options: keyword options of :func:`transcribe` (``threshold``, ``min_gap``, ...).
+
+    Returns:
+        ``system(track) -> {label: (onsets,)}`` for tracks with an ``audio_path``; labels as
+        :func:`transcription_labels`.
+    """
+    net = _resolve_model(model, device)
+
+    def system(track: Track) -> dict[str, np.ndarray]:
+        return transcription_labels(transcribe(track.audio_path, model=net, **options))
+
+    return system

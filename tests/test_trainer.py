@@ -1,0 +1,205 @@
+"""Unsupervised training: runs, checkpoints, exact resume, bad files, signals and torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import REPO, SR, TINY_COMPONENTS
+
+from drummernet.analyzer import AnalyzerConfig
+from drummernet.data import NoAudioError, UnlabeledAudio
+from drummernet.model import DrummerNet, ModelConfig
+from drummernet.trainer import TrainConfig, TrainingInterrupted, latest_checkpoint, train
+
+TINY = {
+    "model": {
+        "analyzer": {
+            "components": list(TINY_COMPONENTS), "channels": 8, "depth": 2, "rnn_hidden": 8,
+            "n_mels": 32,
+        },
+        "kits": ["fluidr3_standard"],
+    },
+    "loss": {"domain": "stft", "fft_sizes": [512, 256]},
+    "batch_size": 2,
+    "clip_seconds": 0.5,
+    "num_workers": 0,
+    "log_every": 5,
+    "val_every": 10,
+    "val_examples": 2,
+    "checkpoint_every": 10,
+    "keep_checkpoints": 2,
+    "warmup_steps": 5,
+    "alpha_steps": 10,
+}
+
+
+def tiny_train_config(**changes) -> TrainConfig:
+    return TrainConfig.from_dict({**TINY, **changes})
+
+
+@pytest.fixture
+def drum_audio_dir(tmp_path):
+    """A folder of generated drum-like clips at assorted rates and channel counts."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (sr, channels) in enumerate([(44100, 2), (16000, 1), (22050, 1)]):
+        n = int(3.0 * sr)
+        audio = np.zeros((n, channels), dtype=np.float32)
+        t = np.arange(int(0.2 * sr)) / sr
+        hit = (rng.standard_normal(t.size) * np.exp(-t * 30)).astype(np.float32)
+        for onset in np.arange(0.1, 2.8, 0.25 + 0.05 * i):
+            start = int(onset * sr)
+            audio[start : start + hit.size] += hit[: n - start, None]
+        sf.write(folder / f"clip{i}.wav", audio * 0.3, sr)
+    return folder
+
+
+def _params(model_path):
+    model = DrummerNet.load(model_path)
+    return {k: v.clone() for k, v in model.analyzer.state_dict().items()}
+
+
+def test_tiny_run_writes_checkpoints_and_model(tmp_path, drum_audio_dir):
+    run = tmp_path / "run"
+    path = train(run, [drum_audio_dir], tiny_train_config(steps=30), progress=False)
+    assert path == run / "model.safetensors" and path.is_file()
+    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert checkpoints == ["step-00000020.pt", "step-00000030.pt"]  # keep_checkpoints=2
+    assert json.loads((run / "config.json").read_text())["steps"] == 30
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_loss" in x for x in lines)
+    assert all(np.isfinite(x["loss"]) for x in lines if "loss" in x)
+    assert all(x["audio_seconds_per_second"] >= 0 for x in lines if "loss" in x)
+    model = DrummerNet.load(path)
+    assert model.components == TINY_COMPONENTS
+
+
+class _SignalAt:
+    """Wraps a dataset; sends SIGTERM to this process when example ``index`` is drawn."""
+
+    def __init__(self, dataset, index: int) -> None:
+        self.dataset, self.index = dataset, index
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        if index == self.index:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.dataset[index]
+
+
+def test_interrupt_and_resume_matches_uninterrupted_run(tmp_path, drum_audio_dir):
+    from drummernet.trainer import build_dataset
+
+    config = tiny_train_config(steps=16)
+    torch.set_num_threads(1)  # the same reduction order in both runs
+    full = train(tmp_path / "full", [drum_audio_dir], config, progress=False)
+
+    dataset = build_dataset(config, [drum_audio_dir], synthetic=False)
+    with pytest.raises(TrainingInterrupted) as stop:
+        # Example 2 * 7 is drawn while preparing step 7 (batch size 2): the stop lands after it.
+        train(tmp_path / "cut", config=config, dataset=_SignalAt(dataset, 14), progress=False)
+    step = int(stop.value.checkpoint.stem.split("-")[1])
+    assert 7 <= step < 16
+    assert latest_checkpoint(tmp_path / "cut") == stop.value.checkpoint
+    assert not (tmp_path / "cut" / "model.safetensors").exists()
+    resumed = train(tmp_path / "cut", [drum_audio_dir], resume=True, progress=False)
+
+    a, b = _params(full), _params(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_corrupt_file_is_skipped_with_warning(tmp_path, drum_audio_dir, caplog):
+    (drum_audio_dir / "broken.wav").write_bytes(b"RIFF\x00\x00garbage")
+    (drum_audio_dir / "empty.flac").write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        data = UnlabeledAudio([drum_audio_dir], clip_seconds=0.5)
+    assert len(data.files) == 3
+    assert sorted(p.name for p, _ in data.skipped) == ["broken.wav", "empty.flac"]
+    assert "broken.wav" in caplog.text
+    clip = data.example(0)
+    assert clip.shape == (SR // 2,) and torch.isfinite(clip).all()
+
+
+def test_no_usable_audio_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not audio")
+    with pytest.raises(NoAudioError, match="no usable audio"):
+        UnlabeledAudio([tmp_path])
+
+
+def test_config_file_merges_over_defaults(tmp_path):
+    from drummernet.trainer import load_config_file
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"steps": 7, "model": {"analyzer": {"depth": 4}}}))
+    config = load_config_file(path)
+    assert config.steps == 7 and config.model.analyzer.depth == 4
+    assert config.model.analyzer.channels == AnalyzerConfig().channels
+    path.write_text(json.dumps({"stepz": 7}))
+    with pytest.raises(ValueError, match="stepz"):
+        load_config_file(path)
+
+
+def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
+    """`drummernet train` in a subprocess: SIGINT saves a checkpoint, --resume finishes the run."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({**TINY, "checkpoint_every": 1000}))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "drummernet.cli", "train", str(drum_audio_dir), "--out", str(run),
+           "--config", str(config), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*cmd, "--steps", "100000"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        metrics = run / "metrics.jsonl"
+        for _ in range(600):  # wait until training has logged a few steps
+            if metrics.is_file() and metrics.read_text().count("\n") >= 1:
+                break
+            if proc.poll() is not None:
+                break
+            import time
+
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    checkpoint = latest_checkpoint(run)
+    assert checkpoint is not None
+    step = int(checkpoint.stem.split("-")[1])
+    done = subprocess.run([*cmd, "--resume", "--steps", str(step + 3)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (run / "model.safetensors").is_file()
+
+
+def test_torchrun_two_processes(tmp_path, drum_audio_dir):
+    if shutil.which("torchrun") is None and not (REPO / ".venv" / "bin" / "torchrun").exists():
+        pytest.skip("torchrun not available")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "drummernet.cli", "train", str(drum_audio_dir), "--out", str(run),
+           "--config", str(config), "--steps", "4", "--no-progress", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    if result.returncode != 0 and ("Address" in result.stderr or "socket" in result.stderr.lower()):
+        pytest.skip(f"cannot start processes here: {result.stderr.splitlines()[-1]}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (run / "model.safetensors").is_file()
+    assert latest_checkpoint(run).name == "step-00000004.pt"

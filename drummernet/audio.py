@@ -166,8 +166,12 @@ class AudioInfo:
 
 
 def _first_line(error: BaseException) -> str:
+    import re
+
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    # soundfile repeats the path ("Error opening 'x.wav': ..."); the message already names it.
+    text = re.sub(r"^Error opening .*?: ", "", text.splitlines()[0] if text else "")
+    return text or type(error).__name__
 
 
 def _declared_truncation(log: str) -> tuple[int, int] | None:

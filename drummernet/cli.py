@@ -35,17 +35,198 @@ class CliError(Exception):
 
 
 def _add_transcribe(sub) -> None:
+    from .constants import DEFAULT_FORMATS, DEFAULT_MIN_GAP, DEFAULT_THRESHOLD, OUTPUT_FORMATS
+
     p = sub.add_parser(
         "transcribe",
         help="transcribe drum audio to MIDI (and JSON, CSV, resynthesised WAV)",
-        description="Transcribe drum recordings to General MIDI drum files.",
+        description=(
+            "Transcribe drum recordings to General MIDI drum files. Each INPUT writes "
+            "OUTDIR/<input name>.<format> for every format asked for. Existing outputs are never "
+            "replaced without --overwrite: if any would be, nothing is written. A bad input is "
+            "reported and skipped; the exit status is then 1."
+        ),
+        epilog=(
+            "examples:\n"
+            "  drummernet transcribe loop.wav                  # writes ./loop.mid\n"
+            "  drummernet transcribe takes/ -o midi --format mid,csv\n"
+            "  drummernet transcribe beat.mp3 --format wav --kit fluidr3_tr808   # drum replacement"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help="audio files (wav, flac, ogg, mp3, aiff; any rate and channel count) or folders "
+        "(searched recursively)",
+    )  # fmt: skip
+    p.add_argument(
+        "-o", "--output-dir", default=".", metavar="OUTDIR",
+        help="folder for the outputs, created if missing (default: the current directory)",
+    )  # fmt: skip
+    p.add_argument(
+        "-f", "--format", default=",".join(DEFAULT_FORMATS), metavar="LIST",
+        help=f"comma-separated outputs among {','.join(OUTPUT_FORMATS)} (default: %(default)s): "
+        "MIDI, JSON and CSV note lists, and the notes resynthesised with --kit",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", metavar="PATH",
+        help="model file or training run folder (default: the model shipped with drummernet)",
+    )  # fmt: skip
+    p.add_argument(
+        "--kit", metavar="NAME",
+        help="drum kit of --format wav: a built-in name (see `drummernet kits`) or a folder of "
+        "one-shots (default: the default kit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
+        help="smallest impulse strength that makes a note; lower finds softer hits "
+        "(default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
+        help="hits of one drum closer than this merge (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--print", dest="print_notes", action="store_true", help="list the notes")
+    p.add_argument(
+        "--plot", action="store_true",
+        help="also write OUTDIR/<name>.png, a spectrogram with the hits (needs matplotlib)",
+    )  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_cmd_transcribe)
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
-    raise CliError("transcribe is not implemented yet")
+    import warnings
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from .audio import AUDIO_EXTENSIONS, AudioError
+    from .constants import COMPONENT_NAMES, OUTPUT_FORMATS, SAMPLE_RATE
+
+    formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]
+    formats = list(dict.fromkeys("mid" if f in ("midi", "mid") else f for f in formats))
+    unknown = [f for f in formats if f not in OUTPUT_FORMATS]
+    if unknown or not (formats or args.plot or args.print_notes):
+        raise CliError(
+            f"--format: unknown format {unknown[0]!r}; choose from {','.join(OUTPUT_FORMATS)}"
+            if unknown else "--format: nothing to write", EXIT_USAGE,
+        )  # fmt: skip
+    if not args.threshold > 0:
+        raise CliError("--threshold must be positive", EXIT_USAGE)
+    if not args.min_gap >= 0:
+        raise CliError("--min-gap must be zero or positive", EXIT_USAGE)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CliError("--plot needs matplotlib: pip install 'drummernet[plot]'") from None
+
+    def error(message: str) -> None:
+        tqdm.write(f"drummernet: error: {message}", file=sys.stderr)
+
+    def show_warnings(caught: list[warnings.WarningMessage]) -> None:
+        for item in caught:
+            tqdm.write(f"drummernet: warning: {item.message}", file=sys.stderr)
+
+    # Inputs: folders expand to the audio inside; a folder without any is a bad input.
+    failed = empty_folders = 0
+    files: list[Path] = []
+    for item in map(Path, args.inputs):
+        if item.is_dir():
+            found = sorted(
+                f for f in item.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+            )
+            if not found:
+                error(f"{item}: no audio files in this folder ({', '.join(AUDIO_EXTENSIONS)})")
+                failed += 1
+                empty_folders += 1
+            files.extend(found)
+        else:
+            files.append(item)
+    files = list(dict.fromkeys(files))
+
+    # Every output path is known, and checked, before anything is computed or written.
+    outdir = Path(args.output_dir)
+    if outdir.exists() and not outdir.is_dir():
+        raise CliError(f"{outdir}: output folder is a file")
+    suffixes = formats + (["png"] if args.plot else [])
+    plans: list[tuple[Path, dict[str, Path]]] = []
+    owner: dict[Path, Path] = {}
+    for file in files:
+        outputs = {fmt: outdir / f"{file.stem}.{fmt}" for fmt in suffixes}
+        for out in outputs.values():
+            if out in owner:
+                raise CliError(
+                    f"{owner[out]} and {file} would both write {out}; rename one or transcribe "
+                    "them into different --output-dir"
+                )
+            owner[out] = file
+        plans.append((file, outputs))
+    if not args.overwrite:
+        existing = [out for out in owner if out.exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise CliError(f"{existing[0]} exists{more}; use --overwrite to replace")
+    if not plans:
+        return EXIT_ERROR
+
+    # torch is imported only now, after parsing and validation.
+    from .inference import load_model, transcribe
+
+    kit = None
+    if "wav" in formats:
+        from .kits import DEFAULT_KIT, DrumKit
+
+        kit = DrumKit.load(args.kit or DEFAULT_KIT, sr=SAMPLE_RATE)  # a bad kit fails up front
+    elif args.kit:
+        tqdm.write("drummernet: warning: --kit only affects --format wav", file=sys.stderr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(args.model, device=args.device, load_kit=False)
+    show_warnings(caught)
+
+    bar = tqdm(plans, desc="transcribing", unit="file", disable=args.no_progress or None)
+    for file, outputs in bar:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = transcribe(
+                    file, model=model, threshold=args.threshold, min_gap=args.min_gap
+                )
+        except AudioError as problem:
+            error(str(problem))
+            failed += 1
+            continue
+        show_warnings(caught)
+        # Each output is written atomically: an interruption never leaves a partial file.
+        for fmt, out in outputs.items():
+            if fmt == "mid":
+                result.write_midi(out)
+            elif fmt == "json":
+                result.write_json(out)
+            elif fmt == "csv":
+                result.write_csv(out)
+            elif fmt == "wav":
+                result.write_wav(out, kit=kit, sr=SAMPLE_RATE)
+            elif fmt == "png":
+                result.plot(out)
+            logging.getLogger("drummernet").info("wrote %s", out)
+        if args.print_notes:
+            print(f"{file}: {len(result)} notes")
+            for e in result.events:
+                name = COMPONENT_NAMES.get(e.component, e.component)
+                print(f"{e.time:10.3f}  {e.component:<7} {name:<14} note {e.note:3d}  "
+                      f"velocity {e.velocity:3d}")  # fmt: skip
+    bar.close()
+    if failed:
+        total = len(plans) + empty_folders
+        if total > 1:
+            error(f"{failed} of {total} inputs failed")
+        return EXIT_ERROR
+    return 0
 
 
 # -------------------------------------------------------------------------------------- train

@@ -69,6 +69,22 @@ GM_TO_CLASS: dict[int, str] = {
     65: "OT", 66: "OT", 67: "OT", 68: "OT", 69: "OT", 70: "OT", 75: "OT", 76: "OT", 77: "OT",
 }  # fmt: skip
 
+#: General MIDI drum notes -> component (the Groove MIDI Dataset's Roland mapping: 22/26 are
+#: hi-hat edge hits, 58 the floor-tom rim, 55/52 splash and China as crashes).
+GM_TO_COMPONENT: dict[int, str] = {
+    35: "KD", 36: "KD",
+    37: "SD", 38: "SD", 40: "SD",  # side stick, head, rim
+    42: "HH_CHH", 22: "HH_CHH",  # closed bow, closed edge
+    44: "HH_PHH",
+    46: "HH_OHH", 26: "HH_OHH",  # open bow, open edge
+    48: "TT_HIT", 50: "TT_HIT",
+    45: "TT_MHT", 47: "TT_MHT",
+    41: "TT_HFT", 43: "TT_HFT", 58: "TT_HFT",
+    51: "CY_RDC", 53: "CY_RDC", 59: "CY_RDC",  # bow, bell, edge
+    49: "CY_CRC", 57: "CY_CRC", 55: "CY_CRC", 52: "CY_CRC",
+    54: "OT_TMB",
+}  # fmt: skip
+
 #: Sample rate the model works at (the paper used 16 kHz mono).
 SAMPLE_RATE = 16000
 

@@ -43,7 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, AudioError, atomic_write, load_audio
-from .constants import COMPONENTS, DEFAULT_ONSET_WINDOW, EVAL_CLASSES, GM_TO_CLASS
+from .constants import (
+    COMPONENTS,
+    DEFAULT_ONSET_WINDOW,
+    EVAL_CLASSES,
+    GM_TO_CLASS,
+    GM_TO_COMPONENT,
+)
 
 #: Coarse drum classes of MDB Drums' "class" annotations.
 COARSE_CLASSES: tuple[str, ...] = ("KD", "SD", "HH", "TT", "CY", "OT")
@@ -58,24 +64,6 @@ DEFAULT_MERGE_TOLERANCE = 0.01
 
 #: Components that are not also a coarse class (KD and SD are both).
 FINE_COMPONENTS: tuple[str, ...] = tuple(c for c in COMPONENTS if c not in COARSE_CLASSES)
-
-#: General MIDI drum notes -> component. Besides each component's own note (``GM_NOTES``) this
-#: takes the other notes of the same instrument, following the Groove MIDI Dataset's class
-#: reduction for the Roland kit it (and E-GMD) was recorded on: hi-hat edges 22/26, tom rims
-#: 47/50/58, ride edge 59 and bell 53, and crash edges 55/52 (splash and China in plain GM).
-GM_TO_COMPONENT: dict[int, str] = {
-    35: "KD", 36: "KD",
-    37: "SD", 38: "SD", 40: "SD",
-    42: "HH_CHH", 22: "HH_CHH",
-    44: "HH_PHH",
-    46: "HH_OHH", 26: "HH_OHH",
-    48: "TT_HIT", 50: "TT_HIT",
-    45: "TT_MHT", 47: "TT_MHT",
-    41: "TT_HFT", 43: "TT_HFT", 58: "TT_HFT",
-    51: "CY_RDC", 53: "CY_RDC", 59: "CY_RDC",
-    49: "CY_CRC", 57: "CY_CRC", 55: "CY_CRC", 52: "CY_CRC",
-    54: "OT_TMB",
-}  # fmt: skip
 
 #: MDB Drums subclass labels -> component. Side stick (SST) is class OT in MDB Drums; China (CHC)
 #: and splash (SPC) cymbals fit no component. Both floor toms go to the kit's one floor tom.

@@ -44,7 +44,7 @@ from .constants import (
     GM_TO_CLASS,
     MIN_AUDIO_SECONDS,
 )
-from .model import DrummerNet, ModelConfig, ModelLoadError
+from .model import DrummerNet, ModelConfig, ModelLoadError, read_model_file
 from .transcription import Transcription, activations_to_events
 
 if TYPE_CHECKING:
@@ -66,20 +66,35 @@ class DrummerNetWarning(UserWarning):
 # Models
 
 
+def _kit_placeholder(config: ModelConfig) -> torch.Tensor:
+    """A silent one-sample kit: what the synthesizer holds when only analysis is wanted."""
+    return torch.zeros(1, len(config.analyzer.components), 1)
+
+
 @functools.lru_cache(maxsize=4)
-def _default_model(device: str | None) -> tuple[DrummerNet, bool]:
-    """The shipped model on ``device``, and whether it is trained (cached per device)."""
+def _default_model(device: str | None, load_kit: bool) -> tuple[DrummerNet, bool]:
+    """The shipped model on ``device``, and whether it is trained (cached per arguments)."""
     if DEFAULT_MODEL_PATH.is_file():
-        return DrummerNet.load(DEFAULT_MODEL_PATH, device=device), True
+        if load_kit:
+            return DrummerNet.load(DEFAULT_MODEL_PATH, device=device), True
+        config, _ = read_model_file(DEFAULT_MODEL_PATH)
+        kits = _kit_placeholder(config)
+        return DrummerNet.load(DEFAULT_MODEL_PATH, kits=kits, device=device), True
+    from .kits import DEFAULT_KIT
+
+    config = ModelConfig(kits=(DEFAULT_KIT,))
     # fork_rng: a fixed seed for a reproducible stand-in, without touching the caller's RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = DrummerNet(ModelConfig()).eval()
+        model = DrummerNet(config, kits=None if load_kit else _kit_placeholder(config)).eval()
     return (model.to(device) if device else model), False
 
 
 def load_model(
-    name_or_path: str | os.PathLike | None = None, device: str | torch.device | None = None
+    name_or_path: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    *,
+    load_kit: bool = True,
 ) -> DrummerNet:
     """Load a transcription model.
 
@@ -88,6 +103,10 @@ def load_model(
             cached); a model file written by :meth:`DrummerNet.save`; or a training run folder
             holding ``model.safetensors``.
         device: torch device to put the model on (default: CPU).
+        load_kit: load the synthesizer's drum kit. Transcription only runs the analyzer, so
+            :func:`transcribe` passes ``False``: that skips reading and resampling the one-shots
+            (about half a second) and works even where the model's kit folder is missing, but
+            leaves a synthesizer that renders silence.
 
     Returns:
         the model, in eval mode. The shipped model is shared between calls: don't modify it.
@@ -100,7 +119,7 @@ def load_model(
     """
     device = str(device) if device is not None else None
     if name_or_path is None or str(name_or_path) == "default":
-        model, trained = _default_model(device)
+        model, trained = _default_model(device, load_kit)
         if not trained:
             warnings.warn(
                 "no pretrained model is shipped with this drummernet (expected "
@@ -115,13 +134,16 @@ def load_model(
         if not (path / RUN_MODEL_FILE).is_file():
             raise ModelLoadError(f"{path}: folder holds no {RUN_MODEL_FILE} (not a training run)")
         path = path / RUN_MODEL_FILE
-    return DrummerNet.load(path, device=device)
+    if load_kit:
+        return DrummerNet.load(path, device=device)
+    config, _ = read_model_file(path)
+    return DrummerNet.load(path, kits=_kit_placeholder(config), device=device)
 
 
 def _resolve_model(model: DrummerNet | str | os.PathLike | None, device) -> DrummerNet:
     if isinstance(model, DrummerNet):
         return model.to(device) if device is not None else model
-    return load_model(model, device)
+    return load_model(model, device, load_kit=False)
 
 
 # --------------------------------------------------------------------------------------------

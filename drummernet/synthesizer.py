@@ -123,8 +123,25 @@ def load_kit_tensor(
 
     if isinstance(kits, (str, DrumKit)) or not isinstance(kits, Sequence):
         kits = [kits]
+    from .audio import resample
+
     loaded = [k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr) for k in kits]
+    loaded = [
+        k if k.sr == sr
+        else DrumKit(k.name, sr, {c: resample(x, k.sr, sr) for c, x in k.samples.items()})
+        for k in loaded
+    ]
     max_len = int(max_seconds * sr)
-    tensors = [k.to_tensor(components)[:, :max_len] for k in loaded]
+    tensors = [_cut(k.to_tensor(components), max_len, fade=int(0.02 * sr)) for k in loaded]
     length = max(t.shape[-1] for t in tensors)
     return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])
+
+
+def _cut(shots: torch.Tensor, length: int, fade: int) -> torch.Tensor:
+    """Cut ``shots: (n, samples)`` to ``length`` with a linear fade-out, so a cut ring never clicks."""
+    if shots.shape[-1] <= length:
+        return shots
+    shots = shots[:, :length].clone()
+    fade = min(fade, length)
+    shots[:, length - fade :] *= torch.linspace(1.0, 0.0, fade)
+    return shots

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.signal
 import torch
 
+from . import constants
 from .audio import resample
 from .constants import COMPONENTS, SAMPLE_RATE
 
@@ -96,20 +97,12 @@ NOISE_SNR_DB = (30.0, 60.0)
 #: Random output gain range in dB (the result is then limited to peak <= 1).
 GAIN_DB_RANGE = (-12.0, 0.0)
 
-#: General MIDI / Roland TD-11 drum notes (the Groove MIDI Dataset's) -> component code.
-#: Rim, edge and bell articulations fold into their drum; notes not listed are dropped.
+#: General MIDI / Roland TD-11 drum notes (the Groove MIDI Dataset's) -> component code, for
+#: rendering. Rim, edge and bell articulations fold into their drum; notes not listed are dropped.
 GM_TO_COMPONENT: dict[int, str] = {
-    35: "KD", 36: "KD",
-    37: "SD", 38: "SD", 40: "SD",  # side stick, head, rim
-    42: "HH_CHH", 22: "HH_CHH",  # closed bow, closed edge
-    44: "HH_PHH",
-    46: "HH_OHH", 26: "HH_OHH",  # open bow, open edge
-    48: "TT_HIT", 50: "TT_HIT",
-    45: "TT_MHT", 47: "TT_MHT",
-    43: "TT_HFT", 58: "TT_HFT", 41: "TT_HFT",
-    51: "CY_RDC", 59: "CY_RDC", 53: "CY_RDC",  # bow, edge, bell
-    49: "CY_CRC", 55: "CY_CRC", 57: "CY_CRC", 52: "CY_CRC",  # crashes, splash, china
-    54: "OT_TMB", 39: "OT_TMB", 56: "OT_TMB", 69: "OT_TMB", 70: "OT_TMB",  # tambourine, clap, ...
+    **constants.GM_TO_COMPONENT,
+    # Percussion with no component of its own is rendered as the tambourine, the one "other".
+    39: "OT_TMB", 56: "OT_TMB", 69: "OT_TMB", 70: "OT_TMB",  # clap, cowbell, cabasa, maracas
 }  # fmt: skip
 
 #: Styles of :func:`procedural_groove`.

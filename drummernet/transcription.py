@@ -498,7 +498,7 @@ class Transcription:
 
         Args:
             kit: a built-in kit name, a kit folder or a :class:`~drummernet.kits.DrumKit`;
-                default the model's default kit ("standard").
+                default :data:`drummernet.kits.DEFAULT_KIT`.
             sr: output sample rate; default :data:`~drummernet.constants.SAMPLE_RATE`.
 
         Returns:
@@ -509,8 +509,7 @@ class Transcription:
             KitError: the kit cannot be loaded.
         """
         from .audio import resample
-        from .kits import DrumKit
-        from .model import DEFAULT_KIT
+        from .kits import DEFAULT_KIT, DrumKit
 
         sr = sr or SAMPLE_RATE
         kit = kit if isinstance(kit, DrumKit) else DrumKit.load(kit or DEFAULT_KIT, sr=sr)
@@ -614,6 +613,7 @@ class Transcription:
         title = Path(self.source).name if self.source else "transcription"
         ax.set_title(f"{title}: {len(self.events)} hits")
         if self.events:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.12, 1.0), fontsize=8, frameon=False)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
+                      ncol=min(6, len(self.components)))  # fmt: skip
         figure.tight_layout()
         return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"), suffix=".png")

@@ -54,3 +54,34 @@ def tiny_model() -> DrummerNet:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def drum_loop(seconds: float = 3.0, sr: int = SR, seed: int = 0) -> tuple[np.ndarray, list]:
+    """A loop of the synthetic kit's kick/snare/hat at 120 bpm in 16ths: ``(audio, hits)``.
+
+    ``hits`` are ``(time, component index, amplitude)``; the audio peaks below 1.
+    """
+    kit = synthetic_kit().numpy()
+    if sr != SR:
+        from drummernet.audio import resample
+
+        kit = np.stack([resample(shot, SR, sr) for shot in kit])
+    rng = np.random.default_rng(seed)
+    audio = np.zeros(int(seconds * sr), dtype=np.float32)
+    hits = []
+    for step, time in enumerate(np.arange(0.05, seconds - 0.05, 0.125)):
+        for c in ([0] if step % 4 == 0 else []) + ([1] if step % 8 == 4 else []) + [2]:
+            amp = float(rng.uniform(0.4, 0.9))
+            start = int(round(time * sr))
+            n = min(kit.shape[1], len(audio) - start)
+            audio[start : start + n] += amp * kit[c, :n]
+            hits.append((float(time), c, amp))
+    return audio / (np.abs(audio).max() / 0.8), hits
+
+
+@pytest.fixture
+def tiny_model_file(tmp_path_factory, tiny_model) -> Path:
+    """The tiny model saved as a model file (for ``--model``)."""
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    tiny_model.save(path)
+    return path

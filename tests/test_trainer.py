@@ -17,7 +17,7 @@ from conftest import REPO, SR, TINY_COMPONENTS
 
 from drummernet.analyzer import AnalyzerConfig
 from drummernet.data import NoAudioError, UnlabeledAudio
-from drummernet.model import DrummerNet, ModelConfig
+from drummernet.model import DrummerNet
 from drummernet.trainer import TrainConfig, TrainingInterrupted, latest_checkpoint, train
 
 TINY = {

@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=10
 
 bench: $(STAMP)
-	$(BIN)/python experiments/bench_transcribe.py
+	$(BIN)/python experiments/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check drummernet drum_components experiments tests

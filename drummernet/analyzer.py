@@ -28,6 +28,7 @@ from .constants import COMPONENTS, SAMPLE_RATE
 
 FRONTENDS = ("logmel", "waveform")
 NORMALIZERS = ("sparsemax", "entmax15", "softmax", "none")
+COMPONENT_NORMS = ("sparse", "independent")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ class AnalyzerConfig:
         normalizer: sparse normalisation applied to the scores: ``sparsemax`` (paper), ``entmax15``,
             ``softmax`` or ``none`` (a plain ReLU).
         time_window: frames per window of the time-wise normalisation (8 frames = 40 ms).
+        component_norm: how components of one frame interact: ``"sparse"`` makes them compete
+            through the normaliser across components (plus a "no hit" slot), as in the paper;
+            ``"independent"`` gates each component with its own sigmoid, so a component never
+            loses its gradient to a louder neighbour (see the credit-assignment note below).
+
+    Credit assignment: with competition across components, a component that loses every frame
+    early in training gets no gradient from sparsemax and never comes back (seen here: snare,
+    open hi-hat, toms and cymbals silent after 500 steps). Independent gates keep exact zeros
+    from the time-wise sparsemax but let every component keep learning.
     """
 
     components: tuple[str, ...] = COMPONENTS
@@ -65,12 +75,17 @@ class AnalyzerConfig:
     rnn_layers: int = 1
     normalizer: str = "sparsemax"
     time_window: int = 8
+    component_norm: str = "sparse"
 
     def __post_init__(self) -> None:
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
         if self.normalizer not in NORMALIZERS:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, not {self.normalizer!r}")
+        if self.component_norm not in COMPONENT_NORMS:
+            raise ValueError(
+                f"component_norm must be one of {COMPONENT_NORMS}, not {self.component_norm!r}"
+            )
         unknown = [c for c in self.components if c not in COMPONENTS]
         if unknown or not self.components:
             raise ValueError(f"unknown components {unknown}; choose from {COMPONENTS}")
@@ -269,7 +284,10 @@ class Analyzer(nn.Module):
             x = self.rnn(x.transpose(1, 2))[0].transpose(1, 2)
         else:
             x = self.context(x)
-        comp = sparse_normalize(self.component_scores(x), 1, cfg.normalizer, alpha)[:, :-1]
+        if cfg.component_norm == "sparse":
+            comp = sparse_normalize(self.component_scores(x), 1, cfg.normalizer, alpha)[:, :-1]
+        else:
+            comp = torch.sigmoid(self.component_scores(x)[:, :-1])
         time = self.time_scores(x)
         b, n, t = time.shape
         time = time.reshape(b, n, t // cfg.time_window, cfg.time_window)

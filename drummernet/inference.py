@@ -80,9 +80,7 @@ def _default_model(device: str | None, load_kit: bool) -> tuple[DrummerNet, bool
         config, _ = read_model_file(DEFAULT_MODEL_PATH)
         kits = _kit_placeholder(config)
         return DrummerNet.load(DEFAULT_MODEL_PATH, kits=kits, device=device), True
-    from .kits import DEFAULT_KIT
-
-    config = ModelConfig(kits=(DEFAULT_KIT,))
+    config = ModelConfig()
     # fork_rng: a fixed seed for a reproducible stand-in, without touching the caller's RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -246,6 +244,7 @@ def analyze_audio(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Run the analyzer over a recording of any length.
 
@@ -255,12 +254,18 @@ def analyze_audio(
     of equal length are stacked ``batch_size`` at a time into one forward pass. A recording that
     fits in one window is analysed in one pass, exactly as ``model.analyze`` would.
 
+    On CPU, batches run in ``workers`` threads of one torch thread each rather than one batch at
+    a time over all of torch's threads: the analyzer's GRU is a long sequence of small steps
+    that intra-op threads cannot share, while whole batches parallelise perfectly.
+
     Args:
         model: the model (its mode is left unchanged; the analyzer has no dropout or batch norm).
         audio: ``(samples,)`` at ``model.sample_rate``, already loudness-normalised.
         chunk_seconds: core length.
         overlap_seconds: context on each side.
         batch_size: windows per forward pass.
+        workers: parallel batches on CPU; default ``torch.get_num_threads()``. 1 runs batches
+            one after another with torch's own threading.
 
     Returns:
         ``(n_components, ceil(samples / hop))`` float32 activations, frame ``t`` at sample
@@ -277,37 +282,59 @@ def analyze_audio(
     window = core + 2 * context
     device = next(model.parameters()).device
 
-    with torch.inference_mode():
-        if frames <= window:
+    if frames <= window:
+        with torch.inference_mode():
             return model.analyze(audio.unsqueeze(0).to(device))[0].float().cpu().numpy()
 
-        out = np.empty((len(model.components), frames), dtype=np.float32)
-        # Each core [i * core, (i + 1) * core) and the window start analysing it.
-        regular: list[tuple[int, int]] = []
-        tail: list[tuple[int, int]] = []
-        tail_start = max(0, (frames - window) // multiple * multiple)
-        for index in range(math.ceil(frames / core)):
-            start = max(0, index * core - context)
-            if start + window >= frames:
-                tail.append((index * core, tail_start))
+    # Each job is (first frame of a core, first frame of the window analysing it).
+    regular: list[tuple[int, int]] = []
+    tail: list[tuple[int, int]] = []
+    tail_start = max(0, (frames - window) // multiple * multiple)
+    for index in range(math.ceil(frames / core)):
+        start = max(0, index * core - context)
+        if start + window >= frames:
+            tail.append((index * core, tail_start))
+        else:
+            regular.append((index * core, start))
+    batches = [regular[i : i + batch_size] for i in range(0, len(regular), batch_size)]
+    if tail:
+        # The tail window runs to the real end of the recording (so it is not quite `window`
+        # long and cannot join a batch); every remaining core lies inside it.
+        batches.append(tail)
+
+    def run(jobs: list[tuple[int, int]]) -> np.ndarray:
+        with torch.inference_mode():  # thread-local, so entered in each worker
+            if jobs is tail:
+                x = audio[tail_start * hop :].unsqueeze(0)
             else:
-                regular.append((index * core, start))
+                x = torch.stack([audio[s * hop : (s + window) * hop] for _, s in jobs])
+            return model.analyze(x.to(device)).float().cpu().numpy()
 
-        def keep(results: torch.Tensor, jobs: list[tuple[int, int]]) -> None:
-            results = results.float().cpu().numpy()
-            for result, (first, start) in zip(results, jobs, strict=True):
-                last = min(first + core, frames)
-                out[:, first:last] = result[:, first - start : last - start]
+    out = np.empty((len(model.components), frames), dtype=np.float32)
 
-        for i in range(0, len(regular), batch_size):
-            jobs = regular[i : i + batch_size]
-            batch = torch.stack([audio[s * hop : (s + window) * hop] for _, s in jobs])
-            keep(model.analyze(batch.to(device)), jobs)
-        if tail:
-            # The tail window runs to the real end of the recording (so it is not quite
-            # `window` long and cannot join a batch); every remaining core lies inside it.
-            result = model.analyze(audio[tail_start * hop :].unsqueeze(0).to(device))
-            keep(result.expand(len(tail), -1, -1), tail)
+    def keep(results: np.ndarray, jobs: list[tuple[int, int]]) -> None:
+        for i, (first, start) in enumerate(jobs):
+            last = min(first + core, frames)
+            out[:, first:last] = results[min(i, len(results) - 1), :, first - start : last - start]
+
+    threads = torch.get_num_threads()
+    workers = threads if workers is None else workers
+    if workers > 1 and len(batches) > 1 and device.type == "cpu":
+        from concurrent.futures import ThreadPoolExecutor
+
+        per_worker = max(1, threads // workers)
+        try:
+            # torch.set_num_threads is per thread for OpenMP, so each worker sets its own.
+            with ThreadPoolExecutor(
+                workers, initializer=torch.set_num_threads, initargs=(per_worker,)
+            ) as pool:
+                for jobs, results in zip(batches, pool.map(run, batches), strict=True):
+                    keep(results, jobs)
+        finally:
+            torch.set_num_threads(threads)  # ... but MKL's count is global: restore it
+    else:
+        for jobs in batches:
+            keep(run(jobs), jobs)
     return out
 
 
@@ -338,6 +365,7 @@ def transcribe(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
 ) -> Transcription:
     """Transcribe a drum recording.
 
@@ -353,7 +381,7 @@ def transcribe(
         device: torch device to run on (moves ``model`` there).
         threshold: smallest impulse strength that makes a note.
         min_gap: seconds; closer hits of one component merge.
-        chunk_seconds, overlap_seconds, batch_size: see :func:`analyze_audio`.
+        chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
 
     Returns:
         the transcription; its velocities refer to the loudness-normalised recording.
@@ -407,7 +435,7 @@ def transcribe(
         return Transcription([], activations, frame_rate, net.components, duration, source, 1.0)
 
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
-    activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size)
+    activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
     del samples
     events = activations_to_events(activations, frame_rate, net.components, threshold, min_gap)
     return Transcription(events, activations, frame_rate, net.components, duration, source, gain)

@@ -571,3 +571,11 @@ def _validate(model, loss_fn, val_set, labelled_dir, device) -> dict:
         scores = evaluate(transcription_system(model), read_dataset(labelled_dir), progress=False)
         result["val_mean_f1"] = scores.mean_f1
     return result
+
+
+def model_from_checkpoint(path: str | os.PathLike, kits: Sequence | None = None) -> DrummerNet:
+    """Rebuild the model of a training checkpoint (e.g. to evaluate or export it mid-run)."""
+    state = _load_checkpoint(Path(path))
+    model = DrummerNet(ModelConfig.from_dict(json.loads(state["model_config"])), kits=kits)
+    model.analyzer.load_state_dict(state["analyzer"])
+    return model.eval()

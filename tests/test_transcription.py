@@ -35,7 +35,9 @@ def impulses(frames: int, hits: list[tuple[int, int, float]], n: int = 3) -> np.
 
 
 def make_transcription(events: list[NoteEvent], duration: float = 4.0) -> Transcription:
-    return Transcription(events, np.zeros((3, int(duration * FPS)), np.float32), FPS, COMPS, duration)
+    return Transcription(
+        events, np.zeros((3, int(duration * FPS)), np.float32), FPS, COMPS, duration
+    )
 
 
 # ------------------------------------------------------------------------------ peak picking
@@ -155,7 +157,7 @@ def test_to_midi_is_a_gm_drum_track(tmp_path):
     assert {n.pitch for n in drums.notes} == {36, 42}
     # The note of the same pitch 20 ms later cuts the first one short: no overlap.
     kicks = sorted((n for n in drums.notes if n.pitch == 36), key=lambda n: n.start)
-    assert all(a.end <= b.start + 1e-9 for a, b in zip(kicks, kicks[1:]))
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(kicks, kicks[1:], strict=False))
     assert all(n.end - n.start <= 0.1 + 1e-9 for n in drums.notes)
 
     path = result.write_midi(tmp_path / "x.mid")

@@ -1,0 +1,201 @@
+"""Ablation runner: ``python -m experiments run NAME`` and ``python -m experiments report``.
+
+Every experiment is ``configs/base.json`` merged with a few-line override from
+``configs/ablations/NAME.json`` (``base`` itself is the baseline). ``run`` trains it with the
+unsupervised trainer, evaluates it on the dev set (when present) and on a labelled synthetic set
+generated from the Groove MIDI Dataset's validation split, and appends one row to
+``experiments/results.csv``. ``report`` writes ``experiments/RESULTS.md`` (a table) and
+``experiments/results.png`` (F1 per class per ablation, needs matplotlib).
+
+Labels are used only in evaluation, never in training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = HERE / "configs"
+RESULTS_CSV = Path(os.environ.get("DRUMMERNET_RESULTS", HERE / "results.csv"))
+FIELDS = [
+    "name", "seed", "steps", "minutes", "dev_KD", "dev_SD", "dev_HH", "dev_mean",
+    "synth_KD", "synth_SD", "synth_HH", "synth_mean", "final_loss", "finished",
+]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("DRUMMERNET_DATA", HERE.parents[1] / "shared" / "data"))
+
+
+def experiment_names() -> list[str]:
+    return ["base"] + sorted(p.stem for p in (CONFIGS / "ablations").glob("*.json"))
+
+
+def experiment_config(
+    name: str, steps: int | None = None, seed: int | None = None, extra: dict | None = None
+):
+    """The :class:`TrainConfig` of experiment ``name`` (base merged with its override, then with
+    ``extra``, e.g. a tiny model for smoke tests)."""
+    from drummernet.trainer import TrainConfig, merge_config
+
+    base = json.loads((CONFIGS / "base.json").read_text())
+    if name != "base":
+        path = CONFIGS / "ablations" / f"{name}.json"
+        if not path.is_file():
+            raise SystemExit(f"unknown experiment {name!r}; choose from {experiment_names()}")
+        base = merge_config(base, json.loads(path.read_text()))
+    base = merge_config(base, extra or {})
+    config = TrainConfig.from_dict(merge_config(TrainConfig().to_dict(), base))
+    changes = {k: v for k, v in {"steps": steps, "seed": seed}.items() if v is not None}
+    return config.replace(**changes)
+
+
+def synthetic_eval_tracks(folder: Path, count: int = 8, seconds: float = 20.0) -> Path:
+    """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only."""
+    import numpy as np
+    import pretty_midi
+    import soundfile as sf
+
+    from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
+    from drummernet.kits import DrumKit, list_kits
+    from drummernet.synthetic import groove_midi_files, procedural_groove, read_drum_midi, render
+
+    if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    gmd = data_root() / "gmd" / "groove"
+    midi = groove_midi_files(gmd, split="validation") if gmd.is_dir() else []
+    kits = [DrumKit.load(k) for k in list_kits()]
+    for i in range(count):
+        if midi:
+            perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)
+        else:
+            perf = procedural_groove(rng, seconds)
+        audio = render(perf, kits, rng, sr=SAMPLE_RATE, augment=True)
+        sf.write(folder / f"synth{i:02d}.wav", audio, SAMPLE_RATE)
+        pm = pretty_midi.PrettyMIDI()
+        drums = pretty_midi.Instrument(0, is_drum=True)
+        for t, c, v in zip(perf.times, perf.components, perf.velocities, strict=True):
+            note = GM_NOTES[COMPONENTS[c]]
+            drums.notes.append(pretty_midi.Note(int(v), note, float(t), float(t) + 0.05))
+        pm.instruments.append(drums)
+        pm.write(str(folder / f"synth{i:02d}.mid"))
+    return folder
+
+
+def run(
+    name: str, steps: int | None, seed: int | None, out: Path, extra: dict | None = None,
+    eval_tracks: int = 8,
+) -> dict:
+    from drummernet.evaluation import evaluate, read_dataset
+    from drummernet.inference import transcription_system
+    from drummernet.model import DrummerNet
+    from drummernet.trainer import train
+
+    config = experiment_config(name, steps, seed, extra)
+    run_dir = out / f"{name}-seed{config.seed}-{config.steps}"
+    root = data_root()
+    loops = root / "loops"
+    gmd = root / "gmd" / "groove"
+    audio = [loops] if loops.is_dir() and config.synthetic_fraction < 1.0 else []
+    start = time.time()
+    model_path = train(
+        run_dir, audio, config, synthetic=True,
+        synthetic_midi=[gmd] if gmd.is_dir() else None, resume=True,
+    )
+    minutes = (time.time() - start) / 60
+    model = DrummerNet.load(model_path)
+    row: dict = {"name": name, "seed": config.seed, "steps": config.steps,
+                 "minutes": round(minutes, 1)}
+    sets = {"synth": synthetic_eval_tracks(out / "synthetic_eval", count=eval_tracks)}
+    if (root / "mdb_dev").is_dir():
+        sets["dev"] = root / "mdb_dev"
+    for key, folder in sets.items():
+        result = evaluate(transcription_system(model), read_dataset(folder), progress=False)
+        for c in ("KD", "SD", "HH"):
+            row[f"{key}_{c}"] = round(result.macro(c)["f1"], 4)
+        row[f"{key}_mean"] = round(result.mean_f1, 4)
+    metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    row["final_loss"] = round(losses[-1], 4) if losses else ""
+    row["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    new = not RESULTS_CSV.is_file()
+    with open(RESULTS_CSV, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in FIELDS})
+    return row
+
+
+def report() -> None:
+    if not RESULTS_CSV.is_file():
+        raise SystemExit("no results yet: run `python -m experiments run NAME` first")
+    with open(RESULTS_CSV) as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [
+        "# Ablation results", "",
+        "Generated by `python -m experiments report` from `experiments/results.csv`.", "",
+        "| experiment | seed | steps | dev KD | dev SD | dev HH | dev mean | synth mean |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['seed']} | {r['steps']} | {r['dev_KD']} | {r['dev_SD']} | "
+            f"{r['dev_HH']} | {r['dev_mean']} | {r['synth_mean']} |"
+        )
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: table written, plot skipped", file=sys.stderr)
+        return
+    names = [f"{r['name']} s{r['seed']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 4))
+    width = 0.25
+    for i, c in enumerate(("KD", "SD", "HH")):
+        values = [float(r[f"dev_{c}"] or 0) for r in rows]
+        ax.bar([x + (i - 1) * width for x in range(len(rows))], values, width, label=c)
+    ax.set_xticks(range(len(rows)), names, rotation=60, ha="right")
+    ax.set_ylabel("dev onset F1 (50 ms)")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(HERE / "results.png", dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="train + evaluate one experiment, append to results.csv")
+    p.add_argument("name", help="base or an ablation name: " + ", ".join(experiment_names()))
+    p.add_argument("--steps", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", type=Path, default=HERE.parent / "runs" / "experiments")
+    p.add_argument("--override", type=Path, help="extra JSON merged over the experiment config")
+    p.add_argument("--eval-tracks", type=int, default=8, help="size of the synthetic eval set")
+    sub.add_parser("list", help="list the experiments")
+    sub.add_parser("report", help="write RESULTS.md and results.png")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        print("\n".join(experiment_names()))
+    elif args.command == "report":
+        report()
+    else:
+        extra = json.loads(args.override.read_text()) if args.override else None
+        print(json.dumps(run(args.name, args.steps, args.seed, args.out, extra, args.eval_tracks)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

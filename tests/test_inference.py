@@ -1,0 +1,236 @@
+"""The inference API: models, streaming reads, loudness, chunked analysis, transcribe()."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import SR, TINY_COMPONENTS, drum_loop
+
+from drummernet import inference
+from drummernet.audio import AudioError, load_audio, stream_audio
+from drummernet.constants import DEFAULT_TARGET_RMS, GM_NOTES, GM_TO_CLASS
+from drummernet.inference import (
+    DrummerNetWarning,
+    analyze_audio,
+    load_model,
+    loudness_gain,
+    read_audio,
+    transcribe,
+    transcription_system,
+)
+from drummernet.model import DrummerNet, ModelLoadError
+from drummernet.transcription import Transcription
+
+
+def onset_frames(result: Transcription) -> dict[str, np.ndarray]:
+    return {c: np.round(t * result.frame_rate) for c, t in result.onsets().items()}
+
+
+def assert_same_onsets(a: Transcription, b: Transcription, frames: float = 1.0) -> None:
+    for (code, x), y in zip(onset_frames(a).items(), onset_frames(b).values(), strict=True):
+        assert len(x) == len(y), code
+        assert np.all(np.abs(x - y) <= frames), code
+
+
+# ----------------------------------------------------------------------------------- models
+
+
+def test_default_model_without_shipped_file_warns(monkeypatch, tmp_path):
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "absent.safetensors")
+    inference._default_model.cache_clear()
+    try:
+        with pytest.warns(DrummerNetWarning, match="UNTRAINED"):
+            model = load_model(load_kit=False)
+        assert isinstance(model, DrummerNet) and len(model.components) == 11
+        # Cached, and a fixed seed: the same stand-in every time; the caller's RNG is untouched.
+        state = torch.random.get_rng_state()
+        with pytest.warns(DrummerNetWarning):
+            assert load_model(load_kit=False) is model
+        assert torch.equal(torch.random.get_rng_state(), state)
+    finally:
+        inference._default_model.cache_clear()
+
+
+def test_default_model_loads_the_shipped_file(monkeypatch, tiny_model_file):
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tiny_model_file)
+    inference._default_model.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = load_model("default", load_kit=False)
+        assert model.components == TINY_COMPONENTS
+    finally:
+        inference._default_model.cache_clear()
+
+
+def test_load_model_file_and_run_folder(tiny_model_file, tmp_path):
+    assert load_model(tiny_model_file).components == TINY_COMPONENTS
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(ModelLoadError, match="model.safetensors"):
+        load_model(run)
+    (run / "model.safetensors").write_bytes(tiny_model_file.read_bytes())
+    assert load_model(run, load_kit=False).components == TINY_COMPONENTS
+    with pytest.raises(ModelLoadError, match="no such model file"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+# ------------------------------------------------------------------------------------ audio
+
+
+def test_read_audio_streams_like_load_audio(tmp_path):
+    audio, _ = drum_loop(2.0, sr=44100)
+    stereo = np.stack([audio, 0.5 * audio, -audio, audio], axis=1)  # 4 channels
+    path = tmp_path / "x.flac"
+    sf.write(path, stereo, 44100)
+    streamed, file_sr = read_audio(path, SR)
+    loaded, _ = load_audio(path, SR)
+    assert file_sr == 44100
+    assert abs(len(streamed) - len(loaded)) <= 1
+    n = min(len(streamed), len(loaded))
+    np.testing.assert_allclose(streamed[:n], loaded[:n], atol=2e-3)
+    # Blocks far smaller than the file give the same result as one block.
+    small = np.concatenate(list(stream_audio(path, SR, block_frames=1000)))
+    np.testing.assert_allclose(small[:n], streamed[:n], atol=1e-5)
+
+
+@pytest.mark.parametrize("rate", [8000, 192000])
+def test_read_audio_resamples_any_rate(tmp_path, rate):
+    path = tmp_path / "x.wav"
+    sf.write(path, np.zeros(rate // 2, np.float32), rate)
+    audio, file_sr = read_audio(path, SR)
+    assert file_sr == rate and abs(len(audio) - SR // 2) <= 1
+
+
+def test_truncated_and_corrupt_files_are_refused(tmp_path):
+    noise = np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32) * 0.1
+    for name in ("x.wav", "x.flac"):
+        sf.write(tmp_path / name, noise, SR)
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioError, match="truncated"):
+        read_audio(tmp_path / "x.wav", SR)
+    with pytest.raises(AudioError, match="corrupt"):
+        read_audio(tmp_path / "x.flac", SR)
+
+
+# --------------------------------------------------------------------------------- loudness
+
+
+def test_loudness_gain_scales_and_gates():
+    audio, _ = drum_loop(4.0)
+    gain = loudness_gain(audio, SR)
+    assert gain == pytest.approx(loudness_gain(audio * 0.01, SR) * 0.01, rel=1e-5)
+    # Played blocks reach the target RMS ...
+    assert np.sqrt(np.mean((audio * gain) ** 2)) == pytest.approx(DEFAULT_TARGET_RMS, rel=0.05)
+    # ... and a long rest does not change the gain.
+    rest = np.concatenate([audio, np.zeros(8 * SR, np.float32), 1e-5 * audio])
+    assert loudness_gain(rest, SR) == pytest.approx(gain, rel=0.02)
+    assert loudness_gain(np.zeros(SR, np.float32), SR) is None
+    assert loudness_gain(np.full(SR, 1e-6, np.float32), SR) is None
+
+
+# --------------------------------------------------------------------------------- analysis
+
+
+@pytest.mark.parametrize("seconds", [2.6, 7.3])
+def test_chunked_analysis_matches_one_pass(tiny_model, seconds):
+    audio, _ = drum_loop(seconds)
+    one_pass = analyze_audio(tiny_model, audio, chunk_seconds=1000)
+    with torch.inference_mode():
+        direct = tiny_model.analyze(torch.from_numpy(audio)[None])[0].numpy()
+    np.testing.assert_array_equal(one_pass, direct)
+    assert one_pass.shape == (3, math.ceil(len(audio) / tiny_model.hop_length))
+    threads = torch.get_num_threads()
+    for batch_size, workers in [(1, 1), (3, 2)]:  # serial, and two worker threads
+        chunked = analyze_audio(tiny_model, audio, chunk_seconds=0.5, overlap_seconds=0.4,
+                                batch_size=batch_size, workers=workers)  # fmt: skip
+        assert torch.get_num_threads() == threads
+        assert chunked.shape == one_pass.shape
+        np.testing.assert_allclose(chunked, one_pass, atol=1e-4 * one_pass.max())
+
+
+def test_chunked_transcription_has_the_same_onsets(tiny_model):
+    audio, _ = drum_loop(6.0)
+    whole = transcribe(audio, SR, model=tiny_model, chunk_seconds=1000)
+    chunked = transcribe(audio, SR, model=tiny_model, chunk_seconds=0.6, overlap_seconds=0.4)
+    assert len(whole) > 10
+    assert_same_onsets(whole, chunked)
+
+
+# ------------------------------------------------------------------------------- transcribe
+
+
+def test_transcribe_array(tiny_model):
+    audio, _ = drum_loop(3.0)
+    result = transcribe(audio, SR, model=tiny_model)
+    assert isinstance(result, Transcription)
+    assert result.components == TINY_COMPONENTS
+    assert result.frame_rate == SR / tiny_model.hop_length
+    assert result.activations.shape == (3, math.ceil(len(audio) / tiny_model.hop_length))
+    assert result.duration == pytest.approx(3.0)
+    assert result.gain == pytest.approx(loudness_gain(audio, SR))
+    times = [e.time for e in result.events]
+    assert times == sorted(times) and 0 <= times[0] and times[-1] < 3.0
+    assert all(e.note == GM_NOTES[e.component] and 1 <= e.velocity <= 127 for e in result.events)
+    # Loudness normalisation: the input level does not matter; nor does (channels, samples).
+    quiet = transcribe(np.stack([audio, audio]) * 0.05, SR, model=tiny_model)
+    assert_same_onsets(result, quiet)
+    assert [e.velocity for e in quiet.events] == [e.velocity for e in result.events]
+
+
+def test_transcribe_file_matches_array(tiny_model, tiny_model_file, tmp_path):
+    audio, _ = drum_loop(3.0, sr=44100)
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.stack([audio, audio], axis=1), 44100, subtype="FLOAT")
+    from_file = transcribe(path, model=tiny_model_file)
+    assert from_file.source == str(path)
+    from_array = transcribe(audio, 44100, model=tiny_model)
+    assert_same_onsets(from_file, from_array)
+
+
+def test_transcribe_refuses_bad_audio(tiny_model):
+    with pytest.raises(AudioError, match="too short"):
+        transcribe(np.ones(int(0.04 * SR), np.float32), SR, model=tiny_model)
+    bad = np.ones(SR, np.float32)
+    bad[10] = np.nan
+    with pytest.raises(AudioError, match="NaN"):
+        transcribe(bad, SR, model=tiny_model)
+    with pytest.raises(ValueError, match="sr is required"):
+        transcribe(np.ones(SR, np.float32), model=tiny_model)
+
+
+def test_silence_gives_an_empty_transcription_and_a_warning(tiny_model):
+    with pytest.warns(DrummerNetWarning, match="silent"):
+        result = transcribe(np.zeros(SR, np.float32), SR, model=tiny_model)
+    assert len(result) == 0 and result.activations.shape == (3, 200)
+
+
+def test_low_rate_warns(tiny_model):
+    audio, _ = drum_loop(1.0, sr=8000)
+    with pytest.warns(DrummerNetWarning, match="above 4 kHz is missing"):
+        transcribe(audio, 8000, model=tiny_model)
+
+
+def test_transcription_system_labels(tiny_model, tmp_path):
+    from drummernet.evaluation import Track
+
+    audio, _ = drum_loop(3.0)
+    path = tmp_path / "x.wav"
+    sf.write(path, audio, SR)
+    system = transcription_system(tiny_model)
+    labels = system(Track("x", path, {}))
+    result = transcribe(path, model=tiny_model)
+    for code in TINY_COMPONENTS:
+        np.testing.assert_allclose(labels[code], result.onsets()[code])
+    for coarse in ("KD", "SD", "HH", "TT", "CY", "OT"):
+        expected = sorted(e.time for e in result.events if GM_TO_CLASS[e.note] == coarse)
+        assert len(labels[coarse]) <= len(expected)
+        assert set(np.round(labels[coarse], 6)) <= set(np.round(expected, 6))
+    np.testing.assert_allclose(labels["KD"], result.onsets()["KD"])
+    assert len(labels["KD"]) > 0 and len(labels["TT"]) == 0

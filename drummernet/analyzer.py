@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -97,19 +98,44 @@ class AnalyzerConfig:
         return self.sample_rate / self.hop_length
 
 
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
+    f = np.asarray(f, dtype=np.float64)
+    linear = f / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log, linear)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * 200.0 / 3)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0) -> np.ndarray:
+    """Slaney-normalised triangular mel filters up to Nyquist: ``(n_mels, n_fft // 2 + 1)``.
+
+    Equal to ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin)`` (a test checks
+    it); written out because importing librosa costs about a second on every CLI call.
+    """
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_freqs = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(sr / 2.0), n_mels + 2))
+    widths = np.diff(mel_freqs)
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_freqs[2:] - mel_freqs[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
 class LogMelFrontend(nn.Module):
     """``(batch, samples)`` -> ``(batch, n_mels, frames)`` log-mel features; frame t at t * hop."""
 
     def __init__(self, config: AnalyzerConfig) -> None:
         super().__init__()
-        import librosa
-
         self.n_fft, self.hop = config.n_fft, config.hop_length
-        mel = librosa.filters.mel(
-            sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=20.0,
-            fmax=config.sample_rate / 2,
-        )
-        self.register_buffer("mel", torch.from_numpy(mel).float(), persistent=False)
+        mel = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, 20.0)
+        self.register_buffer("mel", torch.from_numpy(mel), persistent=False)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         self.out_channels = config.n_mels
 
@@ -118,7 +144,8 @@ class LogMelFrontend(nn.Module):
         spec = torch.stft(
             audio, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
             return_complex=True,
-        ).abs()[..., :frames]
+        )[..., :frames]
+        spec = torch.hypot(spec.real, spec.imag)  # same as .abs(), about 3x faster on CPU
         return torch.log(self.mel @ spec + 1e-5) * 0.25 + 1.0
 
 

@@ -36,9 +36,14 @@ def resample(audio: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
     Returns:
         ``(..., samples * sr / orig_sr)`` float32 array (the same array if the rates match).
     """
+    audio = np.asarray(audio, dtype=np.float32)
     if orig_sr == sr:
-        return np.asarray(audio, dtype=np.float32)
-    import librosa  # imported lazily: librosa's import is slow and most callers never resample
+        return audio
+    if audio.ndim == 1:
+        import soxr  # librosa's "soxr_hq" resampler, without librosa's second-long import
+
+        return soxr.resample(audio, orig_sr, sr, quality="HQ").astype(np.float32)
+    import librosa
 
     return librosa.resample(
         np.asarray(audio, dtype=np.float32), orig_sr=orig_sr, target_sr=sr, res_type="soxr_hq"

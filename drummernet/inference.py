@@ -296,7 +296,10 @@ def analyze_audio(
             tail.append((index * core, tail_start))
         else:
             regular.append((index * core, start))
-    batches = [regular[i : i + batch_size] for i in range(0, len(regular), batch_size)]
+    # Equal batches (5 windows at batch_size 4 make 3 + 2, not 4 + 1): a lone window pays the
+    # GRU's per-step cost alone.
+    size = math.ceil(len(regular) / max(1, math.ceil(len(regular) / max(1, batch_size))))
+    batches = [regular[i : i + size] for i in range(0, len(regular), size)]
     if tail:
         # The tail window runs to the real end of the recording (so it is not quite `window`
         # long and cannot join a batch); every remaining core lies inside it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import SR, TINY_COMPONENTS, synthetic_kit, tiny_config
@@ -250,3 +251,13 @@ def test_tiny_model_fits_a_generated_clip():
             assert min(abs(t - f) for f in found) <= 0.02, (TINY_COMPONENTS[c], t, found)
         for f in found:
             assert min(abs(t - f) for t in times) <= 0.02, (TINY_COMPONENTS[c], f, times)
+
+
+@pytest.mark.parametrize("sr,n_fft,n_mels", [(16000, 1024, 80), (22050, 512, 40)])
+def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels):
+    import librosa
+
+    from drummernet.analyzer import mel_filterbank
+
+    expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
+    np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels, 20.0), expected, atol=1e-6)

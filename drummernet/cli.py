@@ -35,7 +35,13 @@ class CliError(Exception):
 
 
 def _add_transcribe(sub) -> None:
-    from .constants import DEFAULT_FORMATS, DEFAULT_MIN_GAP, DEFAULT_THRESHOLD, OUTPUT_FORMATS
+    from .constants import (
+        DEFAULT_DECAY_MASK,
+        DEFAULT_FORMATS,
+        DEFAULT_MIN_GAP,
+        DEFAULT_THRESHOLD,
+        OUTPUT_FORMATS,
+    )
 
     p = sub.add_parser(
         "transcribe",
@@ -78,9 +84,14 @@ def _add_transcribe(sub) -> None:
         "one-shots (default: the default kit)",
     )  # fmt: skip
     p.add_argument(
-        "--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
+        "--threshold", type=float, default=None, metavar="X",
         help="smallest impulse strength that makes a note; lower finds softer hits "
-        "(default: %(default)s)",
+        f"(default: the threshold stored in the model, else {DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    p.add_argument(
+        "--decay-mask", type=float, default=DEFAULT_DECAY_MASK, metavar="SECONDS",
+        help="drop echoes weaker than the decaying previous hit of the same drum, with this "
+        "time constant; 0 disables (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
         "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
@@ -114,10 +125,10 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             f"--format: unknown format {unknown[0]!r}; choose from {','.join(OUTPUT_FORMATS)}"
             if unknown else "--format: nothing to write", EXIT_USAGE,
         )  # fmt: skip
-    if not args.threshold > 0:
+    if args.threshold is not None and not args.threshold > 0:
         raise CliError("--threshold must be positive", EXIT_USAGE)
-    if not args.min_gap >= 0:
-        raise CliError("--min-gap must be zero or positive", EXIT_USAGE)
+    if not args.min_gap >= 0 or not args.decay_mask >= 0:
+        raise CliError("--min-gap and --decay-mask must be zero or positive", EXIT_USAGE)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -194,7 +205,8 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = transcribe(
-                    file, model=model, threshold=args.threshold, min_gap=args.min_gap
+                    file, model=model, threshold=args.threshold, min_gap=args.min_gap,
+                    decay_mask=args.decay_mask,
                 )
         except AudioError as problem:
             error(str(problem))

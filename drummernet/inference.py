@@ -34,6 +34,7 @@ from .audio import AudioError, audio_info, resample, stream_audio
 from .constants import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHUNK_SECONDS,
+    DEFAULT_DECAY_MASK,
     DEFAULT_LOUDNESS_BLOCK_SECONDS,
     DEFAULT_LOUDNESS_GATE_DB,
     DEFAULT_MIN_GAP,
@@ -363,8 +364,9 @@ def transcribe(
     model: DrummerNet | str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     min_gap: float = DEFAULT_MIN_GAP,
+    decay_mask: float = DEFAULT_DECAY_MASK,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -382,8 +384,11 @@ def transcribe(
         sr: the array's sample rate (required for arrays, ignored for files).
         model: a :class:`DrummerNet`, a model file or run folder, or ``None`` for the shipped one.
         device: torch device to run on (moves ``model`` there).
-        threshold: smallest impulse strength that makes a note.
+        threshold: smallest impulse strength that makes a note (default: the threshold stored
+            in the model file, else :data:`~drummernet.constants.DEFAULT_THRESHOLD`).
         min_gap: seconds; closer hits of one component merge.
+        decay_mask: seconds; echoes weaker than a component's decaying previous hit are
+            dropped (0 disables).
         chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
 
     Returns:
@@ -440,8 +445,18 @@ def transcribe(
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
     del samples
-    events = activations_to_events(activations, frame_rate, net.components, threshold, min_gap)
+    if threshold is None:
+        threshold = model_threshold(net)
+    events = activations_to_events(
+        activations, frame_rate, net.components, threshold, min_gap, decay_mask=decay_mask
+    )
     return Transcription(events, activations, frame_rate, net.components, duration, source, gain)
+
+
+def model_threshold(model: DrummerNet) -> float:
+    """The note threshold a model file recommends (``extra["threshold"]``), or the default."""
+    value = getattr(model, "extra", {}).get("threshold")
+    return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
 def transcription_labels(result: Transcription) -> dict[str, np.ndarray]:

@@ -84,6 +84,8 @@ class DrummerNet(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig(), kits: Sequence | None = None) -> None:
         super().__init__()
         self.config = config
+        #: JSON metadata stored with the weights (training steps, a calibrated note threshold...).
+        self.extra: dict = {}
         self.analyzer = Analyzer(config.analyzer)
         acfg = config.analyzer
         self.synthesizer = Synthesizer(
@@ -142,7 +144,7 @@ class DrummerNet(nn.Module):
 
         Args:
             path: destination file.
-            extra: optional JSON-serialisable metadata (e.g. training steps) stored alongside.
+            extra: JSON-serialisable metadata merged over :attr:`extra` and stored alongside.
         """
         from safetensors.torch import save_file
 
@@ -152,7 +154,7 @@ class DrummerNet(nn.Module):
             "format": FORMAT_NAME,
             "format_version": str(FORMAT_VERSION),
             "config": json.dumps(self.config.to_dict()),
-            "extra": json.dumps(extra or {}),
+            "extra": json.dumps({**self.extra, **(extra or {})}),
         }
         state = {k: v.detach().cpu().contiguous() for k, v in self.analyzer.state_dict().items()}
         return atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
@@ -169,6 +171,7 @@ class DrummerNet(nn.Module):
         """
         config, state = read_model_file(path)
         model = cls(config, kits=kits)
+        model.extra = read_model_extra(path)
         try:
             model.analyzer.load_state_dict(state, strict=True)
         except RuntimeError as error:
@@ -215,8 +218,12 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, tor
 
 
 def read_model_extra(path: str | os.PathLike) -> dict:
-    """The ``extra`` metadata dictionary stored by :meth:`DrummerNet.save`."""
+    """The ``extra`` metadata dictionary stored by :meth:`DrummerNet.save` ({} if unreadable)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        return json.loads((handle.metadata() or {}).get("extra", "{}"))
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            extra = json.loads((handle.metadata() or {}).get("extra", "{}"))
+    except (OSError, ValueError, TypeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}

@@ -40,6 +40,7 @@ from .audio import atomic_write
 from .constants import (
     COMPONENT_NAMES,
     COMPONENTS,
+    DEFAULT_DECAY_MASK,
     DEFAULT_EXCLUSIVE_GROUPS,
     DEFAULT_MIN_GAP,
     DEFAULT_NOTE_DURATION,
@@ -180,6 +181,29 @@ def _suppress(times: np.ndarray, strengths: np.ndarray, min_gap: float) -> np.nd
     return keep
 
 
+def _decay_mask(times: np.ndarray, strengths: np.ndarray, tau: float) -> np.ndarray:
+    """Keep hits that rise above the decaying envelope of the previous kept hit.
+
+    Args:
+        times: ``(n,)`` seconds, sorted ascending (one component).
+        strengths: ``(n,)``.
+        tau: decay time constant in seconds; ``<= 0`` keeps everything.
+
+    Returns:
+        ``(n,)`` boolean mask.
+    """
+    keep = np.ones(len(times), dtype=bool)
+    if tau <= 0 or len(times) < 2:
+        return keep
+    last_time, last_strength = times[0], strengths[0]
+    for i in range(1, len(times)):
+        if strengths[i] < last_strength * np.exp(-(times[i] - last_time) / tau):
+            keep[i] = False
+        else:
+            last_time, last_strength = times[i], strengths[i]
+    return keep
+
+
 def activations_to_events(
     activations: np.ndarray,
     frame_rate: float,
@@ -187,6 +211,7 @@ def activations_to_events(
     threshold: float = DEFAULT_THRESHOLD,
     min_gap: float = DEFAULT_MIN_GAP,
     *,
+    decay_mask: float = DEFAULT_DECAY_MASK,
     refine: bool = True,
     reference_amplitude: float = DEFAULT_REFERENCE_AMPLITUDE,
     velocity_gamma: float = DEFAULT_VELOCITY_GAMMA,
@@ -210,6 +235,9 @@ def activations_to_events(
         components: component code of each row.
         threshold: smallest strength that makes a note.
         min_gap: seconds; closer candidates of one component (or one exclusive group) merge.
+        decay_mask: seconds; a hit weaker than the exponentially decaying strength of the
+            component's previous kept hit is an echo and is dropped (0 disables; see
+            :data:`~drummernet.constants.DEFAULT_DECAY_MASK`).
         refine: sub-frame timing and neighbour-summed strengths (see above).
         reference_amplitude, velocity_gamma: the velocity calibration of
             :func:`amplitude_to_velocity`.
@@ -244,7 +272,8 @@ def activations_to_events(
     keep = np.zeros(len(rows), dtype=bool)
     for c in range(n_comp):
         idx = np.flatnonzero(rows == c)  # already in time order
-        keep[idx[_suppress(times[idx], amps[idx], min_gap)]] = True
+        kept = idx[_suppress(times[idx], amps[idx], min_gap)]
+        keep[kept[_decay_mask(times[kept], amps[kept], decay_mask)]] = True
     rows, times, amps = rows[keep], times[keep], amps[keep]
 
     index = {code: i for i, code in enumerate(components)}

@@ -12,7 +12,8 @@ import soundfile as sf
 from conftest import SR, synthetic_kit
 
 from drummernet import constants
-from drummernet.constants import DEFAULT_REFERENCE_AMPLITUDE, GM_NOTES
+from drummernet.constants import DEFAULT_REFERENCE_AMPLITUDE, DEFAULT_THRESHOLD, GM_NOTES
+from drummernet.model import DrummerNet
 from drummernet.transcription import (
     NoteEvent,
     Transcription,
@@ -241,3 +242,25 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModuleNotFoundError, match="pip install"):
         make_transcription([], 1.0).plot(tmp_path / "x.png", np.zeros(SR), SR)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_decay_mask_drops_echoes_but_keeps_new_strokes():
+    from drummernet.transcription import activations_to_events
+
+    act = np.zeros((1, 200), dtype=np.float32)
+    act[0, 10] = 0.8  # a loud hit at 50 ms
+    act[0, 18] = 0.3  # an echo 40 ms later: below 0.8 * exp(-40/60) = 0.41
+    act[0, 35] = 0.2  # a new stroke 125 ms after the hit: above 0.8 * exp(-125/60) = 0.10
+    kwargs = dict(frame_rate=200.0, components=["KD"], threshold=0.05, refine=False)
+    times = [e.time for e in activations_to_events(act, **kwargs)]
+    assert times == pytest.approx([0.05, 0.175])
+    unmasked = [e.time for e in activations_to_events(act, decay_mask=0.0, **kwargs)]
+    assert unmasked == pytest.approx([0.05, 0.09, 0.175])
+
+
+def test_model_file_threshold_is_the_default(tiny_model, tmp_path):
+    from drummernet.inference import model_threshold
+
+    assert model_threshold(tiny_model) == DEFAULT_THRESHOLD
+    path = tiny_model.save(tmp_path / "m.safetensors", extra={"threshold": 0.123})
+    assert model_threshold(DrummerNet.load(path, kits=synthetic_kit())) == 0.123

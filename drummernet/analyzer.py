@@ -142,7 +142,12 @@ class LogMelFrontend(nn.Module):
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         # Constant padding (not reflect) so that inputs shorter than the window still work.
         spec = torch.stft(
-            audio, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
+            audio,
+            self.n_fft,
+            self.hop,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
             return_complex=True,
         )[..., :frames]
         spec = torch.hypot(spec.real, spec.imag)  # same as .abs(), about 3x faster on CPU
@@ -265,7 +270,10 @@ class Analyzer(nn.Module):
         width = self.unet.out_channels
         if config.rnn_hidden > 0:
             self.rnn = nn.GRU(
-                width, config.rnn_hidden, num_layers=config.rnn_layers, batch_first=True,
+                width,
+                config.rnn_hidden,
+                num_layers=config.rnn_layers,
+                batch_first=True,
                 bidirectional=True,
             )
             width = 2 * config.rnn_hidden

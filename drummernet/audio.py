@@ -99,9 +99,7 @@ def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
     found: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
-            found.extend(
-                sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-            )
+            found.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS))
         else:
             found.append(item)
     return found

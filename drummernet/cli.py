@@ -205,7 +205,10 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = transcribe(
-                    file, model=model, threshold=args.threshold, min_gap=args.min_gap,
+                    file,
+                    model=model,
+                    threshold=args.threshold,
+                    min_gap=args.min_gap,
                     decay_mask=args.decay_mask,
                 )
         except AudioError as problem:
@@ -261,12 +264,15 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     p.add_argument(
-        "--synthetic-midi", nargs="+", metavar="DIR",
+        "--synthetic-midi",
+        nargs="+",
+        metavar="DIR",
         help="render synthetic stems from these drum MIDI files/folders (a Groove MIDI Dataset "
         "root uses its train split)",
     )
     p.add_argument(
-        "--synthetic", action="store_true",
+        "--synthetic",
+        action="store_true",
         help="add procedurally generated synthetic stems (the default when no audio is given)",
     )
     p.add_argument(
@@ -290,8 +296,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     changes = {
         key: value
         for key, value in {
-            "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-            "num_workers": args.num_workers, "seed": args.seed,
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "num_workers": args.num_workers,
+            "seed": args.seed,
             "render_kits": tuple(args.render_kit) if args.render_kit else None,
         }.items()
         if value is not None
@@ -305,9 +314,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     synthetic = True if (args.synthetic or args.synthetic_midi or not args.audio) else False
     try:
         path = train(
-            Path(args.out), args.audio, resume_config if args.resume else config,
-            synthetic=synthetic, synthetic_midi=args.synthetic_midi, resume=args.resume,
-            device=args.device, progress=not args.no_progress, validate_on=args.validate_on,
+            Path(args.out),
+            args.audio,
+            resume_config if args.resume else config,
+            synthetic=synthetic,
+            synthetic_midi=args.synthetic_midi,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.no_progress,
+            validate_on=args.validate_on,
         )
     except TrainingInterrupted as stop:
         print(f"drummernet: {stop}; continue with --resume", file=sys.stderr)
@@ -423,8 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"unexpected {type(error).__name__}: {error}"
         else:
             message = str(error)
-        print(f"drummernet: error: {message.splitlines()[0] if message else type(error).__name__}",
-              file=sys.stderr)
+        print(
+            f"drummernet: error: {message.splitlines()[0] if message else type(error).__name__}",
+            file=sys.stderr,
+        )
         return code
 
 

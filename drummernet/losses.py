@@ -132,7 +132,9 @@ class SpectralLoss(nn.Module):
             if self.config.onset_weight > 0:
                 flux = torch.relu(ref[..., 1:] - ref[..., :-1]).mean(dim=-2, keepdim=True)
                 flux = torch.nn.functional.pad(flux, (1, 0))
-                weight = 1.0 + self.config.onset_weight * flux / (flux.mean(-1, keepdim=True) + 1e-6)
+                weight = 1.0 + self.config.onset_weight * flux / (
+                    flux.mean(-1, keepdim=True) + 1e-6
+                )
                 err = err * weight
             total = total + err.mean()
         return total / len(self.analyses)

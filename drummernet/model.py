@@ -90,7 +90,9 @@ class DrummerNet(nn.Module):
         acfg = config.analyzer
         self.synthesizer = Synthesizer(
             load_kit_tensor(
-                kits if kits is not None else config.kits, acfg.components, acfg.sample_rate,
+                kits if kits is not None else config.kits,
+                acfg.components,
+                acfg.sample_rate,
                 config.one_shot_seconds,
             )
         )
@@ -176,7 +178,9 @@ class DrummerNet(nn.Module):
             model.analyzer.load_state_dict(state, strict=True)
         except RuntimeError as error:
             first = str(error).splitlines()[0]
-            raise ModelLoadError(f"{path}: weights do not match the model config ({first})") from None
+            raise ModelLoadError(
+                f"{path}: weights do not match the model config ({first})"
+            ) from None
         model.eval()
         return model.to(device) if device else model
 

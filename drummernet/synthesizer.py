@@ -71,7 +71,9 @@ class Synthesizer(nn.Module):
         if kits.dim() == 2:
             kits = kits.unsqueeze(0)
         if kits.dim() != 3 or kits.shape[-1] < 1:
-            raise ValueError(f"kits must be (n_kits, n_components, length), got {tuple(kits.shape)}")
+            raise ValueError(
+                f"kits must be (n_kits, n_components, length), got {tuple(kits.shape)}"
+            )
         self.kits = kits.detach().float().to(self.kits.device if self.kits.numel() else kits.device)
 
     @property
@@ -82,13 +84,17 @@ class Synthesizer(nn.Module):
     def n_components(self) -> int:
         return self.kits.shape[1]
 
-    def random_kit_index(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def random_kit_index(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """A random kit per example and component: ``(batch, n_components)`` long tensor."""
-        return torch.randint(
-            self.n_kits, (batch, self.n_components), generator=generator
-        ).to(self.kits.device)
+        return torch.randint(self.n_kits, (batch, self.n_components), generator=generator).to(
+            self.kits.device
+        )
 
-    def forward(self, impulses: torch.Tensor, kit_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, impulses: torch.Tensor, kit_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Render impulses to audio.
 
         Args:
@@ -127,7 +133,8 @@ def load_kit_tensor(
 
     loaded = [k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr) for k in kits]
     loaded = [
-        k if k.sr == sr
+        k
+        if k.sr == sr
         else DrumKit(k.name, sr, {c: resample(x, k.sr, sr) for c, x in k.samples.items()})
         for k in loaded
     ]

@@ -277,14 +277,20 @@ def build_dataset(
         sources.append(UnlabeledAudio(audio, config.clip_seconds, sr, seed=config.seed))
         weights.append(1.0 - config.synthetic_fraction if synthetic else 1.0)
     if synthetic:
-        kits = list(config.render_kits) or [
-            k for k in list_kits() if k not in config.model.kits
-        ] or list_kits()
+        kits = (
+            list(config.render_kits)
+            or [k for k in list_kits() if k not in config.model.kits]
+            or list_kits()
+        )
         midi = _expand_midi(synthetic_midi) if synthetic_midi else None
         sources.append(
             SyntheticStems(
-                kits=kits, midi_files=midi, clip_seconds=config.clip_seconds, sr=sr,
-                augment=config.augment, seed=config.seed,
+                kits=kits,
+                midi_files=midi,
+                clip_seconds=config.clip_seconds,
+                sr=sr,
+                augment=config.augment,
+                seed=config.seed,
             )
         )
         weights.append(config.synthetic_fraction if audio else 1.0)
@@ -301,7 +307,9 @@ def _expand_midi(paths: Sequence[str | os.PathLike]) -> list[Path]:
 
             files.extend(groove_midi_files(item, split="train"))
         elif item.is_dir():
-            files.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in (".mid", ".midi")))
+            files.extend(
+                sorted(p for p in item.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+            )
         elif item.is_file():
             files.append(item)
     if not files:
@@ -394,7 +402,9 @@ def train(
         raise ValueError(f"batch size {config.batch_size} is not divisible by {dist.world} ranks")
     if dist.main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(config_path, lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=2)))
+        atomic_write(
+            config_path, lambda tmp: Path(tmp).write_text(json.dumps(config.to_dict(), indent=2))
+        )
 
     torch.manual_seed(config.seed)
     model = DrummerNet(config.model).to(device)
@@ -429,19 +439,24 @@ def train(
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None,
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
             broadcast_buffers=False,
         )
     loss_fn = SpectralLoss(config.loss, model.sample_rate).to(device)
     autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
         else contextlib.nullcontext()
     )
     val_set = _validation_set(dataset, config) if dist.main and config.val_every else None
     metrics = _MetricsLog(run_dir / "metrics.jsonl", enabled=dist.main)
     kit_gen = torch.Generator()
     bar = tqdm(
-        total=config.steps, initial=start, disable=not (progress and dist.main), unit="step",
+        total=config.steps,
+        initial=start,
+        disable=not (progress and dist.main),
+        unit="step",
         dynamic_ncols=True,
     )
     step = start
@@ -454,16 +469,21 @@ def train(
             kit_gen.manual_seed(config.seed * 1_000_003 + step * 16 + dist.rank)
             kit_index = (
                 model.synthesizer.random_kit_index(audio_batch.shape[0], kit_gen)
-                if config.random_kits and model.synthesizer.n_kits > 1 else None
+                if config.random_kits and model.synthesizer.n_kits > 1
+                else None
             )
             with autocast:
-                recon, activations = net(audio_batch, kit_index=kit_index, alpha=alpha_at(config, step))
+                recon, activations = net(
+                    audio_batch, kit_index=kit_index, alpha=alpha_at(config, step)
+                )
             loss = loss_fn(recon.float(), audio_batch)
             if config.loss.sparsity > 0:
                 loss = loss + config.loss.sparsity * activations.float().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.analyzer.parameters(), config.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.analyzer.parameters(), config.grad_clip
+            )
             optimizer.step()
             scheduler.step()
             step += 1
@@ -473,8 +493,11 @@ def train(
             bar.set_postfix(loss=f"{loss.item():.4f}", audio_s_per_s=f"{speed:.1f}")
             if step % config.log_every == 0 or step == config.steps:
                 metrics.write(
-                    step=step, loss=loss.item(), grad_norm=float(grad_norm),
-                    lr=scheduler.get_last_lr()[0], audio_seconds_per_second=speed,
+                    step=step,
+                    loss=loss.item(),
+                    grad_norm=float(grad_norm),
+                    lr=scheduler.get_last_lr()[0],
+                    audio_seconds_per_second=speed,
                     active_fraction=float((activations > 0).float().mean()),
                 )
             if val_set is not None and (step % config.val_every == 0 or step == config.steps):

@@ -22,7 +22,10 @@ from drummernet.baselines import bandwise_system
 from drummernet.evaluation import evaluate, read_dataset
 from drummernet.inference import load_model, transcription_system
 
-DEFAULT_DATASET = Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data")) / "mdb_dev"
+DEFAULT_DATASET = (
+    Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))
+    / "mdb_dev"
+)
 
 
 def timed(system, tracks, window):
@@ -42,7 +45,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if not args.dataset.is_dir():
-        raise SystemExit(f"bench: dataset {args.dataset} not found (set --dataset or DRUMMERNET_DATA)")
+        raise SystemExit(
+            f"bench: dataset {args.dataset} not found (set --dataset or DRUMMERNET_DATA)"
+        )
     torch.set_num_threads(args.threads)
     tracks = read_dataset(args.dataset)
     model = load_model(args.model)
@@ -51,12 +56,16 @@ def main() -> None:
         ("band-wise spectral flux", *timed(bandwise_system, tracks, args.window)),
     ]
     total = sum(sf.info(str(t.audio_path)).duration for t in tracks)
-    print(f"{args.dataset} ({len(tracks)} tracks, {total:.1f} s), onset F1 at "
-          f"{args.window * 1000:.0f} ms, macro over tracks; {args.threads} threads")
+    print(
+        f"{args.dataset} ({len(tracks)} tracks, {total:.1f} s), onset F1 at "
+        f"{args.window * 1000:.0f} ms, macro over tracks; {args.threads} threads"
+    )
     print(f"{'system':28s} {'KD':>6s} {'SD':>6s} {'HH':>6s} {'mean':>6s} {'audio-s/s':>10s}")
     for name, result, speed in rows:
         f1 = [result.macro(c)["f1"] for c in ("KD", "SD", "HH")]
-        print(f"{name:28s} {f1[0]:6.3f} {f1[1]:6.3f} {f1[2]:6.3f} {result.mean_f1:6.3f} {speed:10.1f}")
+        print(
+            f"{name:28s} {f1[0]:6.3f} {f1[1]:6.3f} {f1[2]:6.3f} {result.mean_f1:6.3f} {speed:10.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,13 @@ CONFIGS = {
     "paper-sized (waveform, 1 ms frames)": TrainConfig(
         model=ModelConfig(
             analyzer=AnalyzerConfig(
-                frontend="waveform", hop_length=16, depth=6, channels=16, rnn_hidden=32,
-                rnn_layers=2, time_window=64,
+                frontend="waveform",
+                hop_length=16,
+                depth=6,
+                channels=16,
+                rnn_hidden=32,
+                rnn_layers=2,
+                time_window=64,
             )
         )
     ),
@@ -42,7 +47,10 @@ def measure(config: TrainConfig, steps: int, warmup: int = 3) -> tuple[float, in
     config = config.replace(steps=warmup + steps, val_every=0)
     dataset = build_dataset(config, synthetic=True)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=config.batch_size, sampler=range(10**9), num_workers=1,
+        dataset,
+        batch_size=config.batch_size,
+        sampler=range(10**9),
+        num_workers=1,
         prefetch_factor=4,
     )
     model = DrummerNet(config.model)
@@ -70,8 +78,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} cores, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} cores, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
+    )
     print(f"{'config':40s} {'params':>9s} {'batch':>6s} {'audio-s/s':>10s}")
     with tempfile.TemporaryDirectory():
         for name, config in CONFIGS.items():

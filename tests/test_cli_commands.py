@@ -66,8 +66,10 @@ def labelled_folder(tmp_path):
 
 def test_evaluate_baseline_prints_table_and_json(labelled_folder, tmp_path, capsys):
     out_json = tmp_path / "scores.json"
-    assert main(["evaluate", "--dataset", str(labelled_folder), "--baseline",
-                 "--json", str(out_json)]) == 0
+    assert (
+        main(["evaluate", "--dataset", str(labelled_folder), "--baseline", "--json", str(out_json)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "macro" in out and "KD" in out
     assert out_json.is_file()

@@ -36,12 +36,30 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "RESULTS_CSV", tmp_path / "results.csv")
     tiny = {
         "model": {"analyzer": {"channels": 4, "depth": 2, "rnn_hidden": 4, "n_mels": 16}},
-        "batch_size": 2, "clip_seconds": 0.5, "num_workers": 0, "val_every": 0,
+        "batch_size": 2,
+        "clip_seconds": 0.5,
+        "num_workers": 0,
+        "val_every": 0,
     }
     override = tmp_path / "tiny.json"
     override.write_text(json.dumps(tiny))
-    assert main(["run", "conv_only", "--steps", "2", "--out", str(tmp_path / "runs"),
-                 "--override", str(override), "--eval-tracks", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "conv_only",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "runs"),
+                "--override",
+                str(override),
+                "--eval-tracks",
+                "1",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 1 and rows[0]["name"] == "conv_only" and rows[0]["steps"] == "2"
     assert 0.0 <= float(rows[0]["synth_mean"]) <= 1.0

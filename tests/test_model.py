@@ -165,8 +165,11 @@ def test_foreign_and_tampered_files_fail_clearly(tiny_model, tmp_path):
     from safetensors.torch import load_file
 
     state = load_file(str(other.save(tmp_path / "other.safetensors")))
-    meta = {"format": "drummernet", "format_version": "1",
-            "config": json.dumps(tiny_model.config.to_dict())}
+    meta = {
+        "format": "drummernet",
+        "format_version": "1",
+        "config": json.dumps(tiny_model.config.to_dict()),
+    }
     mismatched = tmp_path / "mismatched.safetensors"
     save_file(state, str(mismatched), metadata=meta)
     with pytest.raises(ModelLoadError, match="do not match"):

@@ -23,7 +23,10 @@ from drummernet.trainer import TrainConfig, TrainingInterrupted, latest_checkpoi
 TINY = {
     "model": {
         "analyzer": {
-            "components": list(TINY_COMPONENTS), "channels": 8, "depth": 2, "rnn_hidden": 8,
+            "components": list(TINY_COMPONENTS),
+            "channels": 8,
+            "depth": 2,
+            "rnn_hidden": 8,
             "n_mels": 32,
         },
         "kits": ["fluidr3_standard"],
@@ -157,8 +160,18 @@ def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({**TINY, "checkpoint_every": 1000}))
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "drummernet.cli", "train", str(drum_audio_dir), "--out", str(run),
-           "--config", str(config), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "drummernet.cli",
+        "train",
+        str(drum_audio_dir),
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([*cmd, "--steps", "100000"], env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -181,8 +194,13 @@ def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     checkpoint = latest_checkpoint(run)
     assert checkpoint is not None
     step = int(checkpoint.stem.split("-")[1])
-    done = subprocess.run([*cmd, "--resume", "--steps", str(step + 3)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*cmd, "--resume", "--steps", str(step + 3)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (run / "model.safetensors").is_file()
 
@@ -193,9 +211,26 @@ def test_torchrun_two_processes(tmp_path, drum_audio_dir):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY))
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "drummernet.cli", "train", str(drum_audio_dir), "--out", str(run),
-           "--config", str(config), "--steps", "4", "--no-progress", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "drummernet.cli",
+        "train",
+        str(drum_audio_dir),
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+        "--steps",
+        "4",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     if result.returncode != 0 and ("Address" in result.stderr or "socket" in result.stderr.lower()):

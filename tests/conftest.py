@@ -12,6 +12,10 @@ import torch
 from drummernet.analyzer import AnalyzerConfig
 from drummernet.model import DrummerNet, ModelConfig
 
+# One thread: the suite's tensors are small, and OpenMP's spinning threads make timings bimodal
+# on shared 2-core machines (and tests slow when something else runs beside them).
+torch.set_num_threads(1)
+
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]
 

@@ -43,11 +43,14 @@ class ModelConfig:
         kits: built-in kit names (or folders) loaded into the synthesizer; several make a pool
             from which training draws a random kit per component.
         one_shot_seconds: one-shots are cut to this length.
+        kit_norm: how one-shots are scaled in the synthesizer: ``"peak"`` (unit peak) or
+            ``"energy"`` (equal energy, see :data:`~drummernet.synthesizer.KIT_NORMS`).
     """
 
     analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
     kits: tuple[str, ...] = (DEFAULT_KIT,)
     one_shot_seconds: float = 1.0
+    kit_norm: str = "peak"
 
     def __post_init__(self) -> None:
         if isinstance(self.analyzer, dict):
@@ -94,6 +97,7 @@ class DrummerNet(nn.Module):
                 acfg.components,
                 acfg.sample_rate,
                 config.one_shot_seconds,
+                norm=config.kit_norm,
             )
         )
 

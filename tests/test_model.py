@@ -264,3 +264,18 @@ def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels):
 
     expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
     np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels, 20.0), expected, atol=1e-6)
+
+
+def test_kit_norms():
+    from drummernet.synthesizer import ENERGY_NORM_REFERENCE, normalize_shots
+
+    shots = synthetic_kit() * torch.tensor([[0.3], [2.0], [5.0]])
+    peak = normalize_shots(shots, SR, "peak")
+    torch.testing.assert_close(peak.abs().amax(-1), torch.ones(3))
+    energy = normalize_shots(shots, SR, "energy")
+    torch.testing.assert_close(
+        energy.norm(dim=-1), torch.full((3,), ENERGY_NORM_REFERENCE * SR**0.5)
+    )
+    assert (normalize_shots(torch.zeros(2, 10), SR, "energy") == 0).all()
+    with pytest.raises(ValueError, match="kit norm"):
+        normalize_shots(shots, SR, "loudest")

@@ -20,8 +20,9 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/drummernet transcribe drummernet/data/example.flac -o out/demo --format mid,json --print --overwrite
-	@echo "MIDI written to out/demo/example.mid"
+	$(BIN)/drummernet transcribe drummernet/data/example.flac -o out/demo --format mid,json --print --overwrite --no-progress
+	@echo "MIDI written to out/demo/example.mid; scores against the example's own MIDI:"
+	$(BIN)/drummernet evaluate --dataset drummernet/data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=10

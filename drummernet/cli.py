@@ -39,6 +39,7 @@ def _add_transcribe(sub) -> None:
         DEFAULT_DECAY_MASK,
         DEFAULT_FORMATS,
         DEFAULT_MIN_GAP,
+        DEFAULT_RELATIVE_THRESHOLD,
         DEFAULT_THRESHOLD,
         OUTPUT_FORMATS,
     )
@@ -89,6 +90,11 @@ def _add_transcribe(sub) -> None:
         f"(default: the threshold stored in the model, else {DEFAULT_THRESHOLD})",
     )  # fmt: skip
     p.add_argument(
+        "--relative-threshold", type=float, default=DEFAULT_RELATIVE_THRESHOLD, metavar="R",
+        help="a hit must also reach this fraction of its drum's strong hits in the same "
+        "recording; 0 disables (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
         "--decay-mask", type=float, default=DEFAULT_DECAY_MASK, metavar="SECONDS",
         help="drop echoes weaker than the decaying previous hit of the same drum, with this "
         "time constant; 0 disables (default: %(default)s)",
@@ -127,8 +133,10 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.threshold is not None and not args.threshold > 0:
         raise CliError("--threshold must be positive", EXIT_USAGE)
-    if not args.min_gap >= 0 or not args.decay_mask >= 0:
-        raise CliError("--min-gap and --decay-mask must be zero or positive", EXIT_USAGE)
+    if not args.min_gap >= 0 or not args.decay_mask >= 0 or not 0 <= args.relative_threshold < 1:
+        raise CliError(
+            "--min-gap and --decay-mask must be >= 0, --relative-threshold in [0, 1)", EXIT_USAGE
+        )
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -210,6 +218,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
                     threshold=args.threshold,
                     min_gap=args.min_gap,
                     decay_mask=args.decay_mask,
+                    relative_threshold=args.relative_threshold,
                 )
         except AudioError as problem:
             error(str(problem))

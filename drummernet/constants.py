@@ -104,6 +104,15 @@ DEFAULT_THRESHOLD = 0.02
 #: Also the window within which the hi-hat components exclude each other.
 DEFAULT_MIN_GAP = 0.03
 
+#: Relative threshold: a hit must also reach this fraction of its component's strong hits in the
+#: same recording (the 95th percentile of its candidate strengths; at least
+#: :data:`RELATIVE_MIN_CANDIDATES` of them). Loudness balance differs between recordings and
+#: between our one-shots and real kits, so a fixed threshold alone either drops soft drums or
+#: keeps the faint echoes of loud ones; the band-wise baseline normalises each band the same way.
+DEFAULT_RELATIVE_THRESHOLD = 0.3
+RELATIVE_QUANTILE = 0.95
+RELATIVE_MIN_CANDIDATES = 4
+
 #: Decay masking (seconds): after a hit of strength A, a later hit of the same component counts
 #: only if it is stronger than ``A * exp(-dt / DEFAULT_DECAY_MASK)``. The synthesizer's one-shots
 #: ring shorter than real drums in a room, so the analyzer re-fires a component to fill the tail

@@ -39,6 +39,7 @@ from .constants import (
     DEFAULT_LOUDNESS_GATE_DB,
     DEFAULT_MIN_GAP,
     DEFAULT_OVERLAP_SECONDS,
+    DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_SILENCE_RMS,
     DEFAULT_TARGET_RMS,
     DEFAULT_THRESHOLD,
@@ -367,6 +368,7 @@ def transcribe(
     threshold: float | None = None,
     min_gap: float = DEFAULT_MIN_GAP,
     decay_mask: float = DEFAULT_DECAY_MASK,
+    relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -389,6 +391,8 @@ def transcribe(
         min_gap: seconds; closer hits of one component merge.
         decay_mask: seconds; echoes weaker than a component's decaying previous hit are
             dropped (0 disables).
+        relative_threshold: hits must also reach this fraction of their component's strong
+            hits in the recording (0 disables).
         chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
 
     Returns:
@@ -448,7 +452,13 @@ def transcribe(
     if threshold is None:
         threshold = model_threshold(net)
     events = activations_to_events(
-        activations, frame_rate, net.components, threshold, min_gap, decay_mask=decay_mask
+        activations,
+        frame_rate,
+        net.components,
+        threshold,
+        min_gap,
+        decay_mask=decay_mask,
+        relative_threshold=relative_threshold,
     )
     return Transcription(events, activations, frame_rate, net.components, duration, source, gain)
 

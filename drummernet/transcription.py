@@ -45,9 +45,12 @@ from .constants import (
     DEFAULT_MIN_GAP,
     DEFAULT_NOTE_DURATION,
     DEFAULT_REFERENCE_AMPLITUDE,
+    DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_THRESHOLD,
     DEFAULT_VELOCITY_GAMMA,
     GM_NOTES,
+    RELATIVE_MIN_CANDIDATES,
+    RELATIVE_QUANTILE,
     SAMPLE_RATE,
 )
 
@@ -212,6 +215,7 @@ def activations_to_events(
     min_gap: float = DEFAULT_MIN_GAP,
     *,
     decay_mask: float = DEFAULT_DECAY_MASK,
+    relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     refine: bool = True,
     reference_amplitude: float = DEFAULT_REFERENCE_AMPLITUDE,
     velocity_gamma: float = DEFAULT_VELOCITY_GAMMA,
@@ -235,6 +239,9 @@ def activations_to_events(
         components: component code of each row.
         threshold: smallest strength that makes a note.
         min_gap: seconds; closer candidates of one component (or one exclusive group) merge.
+        relative_threshold: a hit must also reach this fraction of the 95th percentile of its
+            component's candidate strengths in this recording (0 disables; see
+            :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`).
         decay_mask: seconds; a hit weaker than the exponentially decaying strength of the
             component's previous kept hit is an echo and is dropped (0 disables; see
             :data:`~drummernet.constants.DEFAULT_DECAY_MASK`).
@@ -272,6 +279,9 @@ def activations_to_events(
     keep = np.zeros(len(rows), dtype=bool)
     for c in range(n_comp):
         idx = np.flatnonzero(rows == c)  # already in time order
+        if relative_threshold > 0 and len(idx) >= RELATIVE_MIN_CANDIDATES:
+            floor = relative_threshold * np.quantile(amps[idx], RELATIVE_QUANTILE)
+            idx = idx[amps[idx] >= floor]
         kept = idx[_suppress(times[idx], amps[idx], min_gap)]
         keep[kept[_decay_mask(times[kept], amps[kept], decay_mask)]] = True
     rows, times, amps = rows[keep], times[keep], amps[keep]

@@ -264,3 +264,20 @@ def test_model_file_threshold_is_the_default(tiny_model, tmp_path):
     assert model_threshold(tiny_model) == DEFAULT_THRESHOLD
     path = tiny_model.save(tmp_path / "m.safetensors", extra={"threshold": 0.123})
     assert model_threshold(DrummerNet.load(path, kits=synthetic_kit())) == 0.123
+
+
+def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
+    from drummernet.transcription import activations_to_events
+
+    act = np.zeros((2, 400), dtype=np.float32)
+    act[0, 20::40] = 0.8  # a loud kick: 10 strong hits ...
+    act[0, 40::80] = 0.1  # ... and faint bleed between them
+    act[1, 30::40] = 0.1  # a quiet hi-hat, as faint as the bleed
+    kwargs = dict(
+        frame_rate=200.0, components=["KD", "HH_CHH"], threshold=0.05, refine=False, decay_mask=0.0
+    )
+    events = activations_to_events(act, **kwargs)
+    assert sum(e.component == "KD" for e in events) == 10  # 0.1 < 0.3 * 0.8
+    assert sum(e.component == "HH_CHH" for e in events) == 10  # judged against its own hits
+    unfiltered = activations_to_events(act, relative_threshold=0.0, **kwargs)
+    assert sum(e.component == "KD" for e in unfiltered) == 15

@@ -9,7 +9,8 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install bench lint format clean
+DATA ?= ../shared/data
+.PHONY: demo test install bench lint format clean train-default
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python experiments/bench.py
+
+# Reproduces the shipped model: unsupervised training (reconstruction loss only) on synthetic stems
+# from the Groove MIDI Dataset's train split plus the unlabeled loops, then the note threshold is
+# calibrated on synthetic audio (never on the dev set) and the file is copied into the package.
+train-default: $(STAMP)
+	$(BIN)/drummernet train $(DATA)/loops --synthetic-midi $(DATA)/gmd/groove --out runs/default \
+		--config experiments/configs/base.json --resume
+	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --write
+	cp runs/default/model.safetensors drummernet/pretrained/default.safetensors
 
 lint: $(STAMP)
 	$(BIN)/ruff check drummernet drum_components experiments tests

@@ -1,6 +1,6 @@
 """Choose a model's note threshold on labelled *synthetic* audio and store it in the model file.
 
-    python experiments/calibrate.py MODEL.safetensors [--write] [--tracks 16]
+    python -m experiments.calibrate MODEL.safetensors [--write] [--tracks 16]
 
 The analyzer is trained on reconstruction alone; the threshold that turns its impulses into notes
 is a post-processing setting. This script picks it on a synthetic set rendered from the Groove

@@ -67,20 +67,15 @@ def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE) -> tuple[n
         ``(audio, sr)`` with ``audio: (samples,)`` float32.
 
     Raises:
-        AudioError: the file is missing, a directory, unreadable, empty, or holds NaN/inf samples.
+        AudioError: the file is missing, a directory, unreadable, empty, truncated, or holds
+            NaN/inf samples.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: file is empty (0 bytes)")
+    audio_info(path)  # one-line errors for missing, empty, non-audio and truncated files
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:  # soundfile raises several types for bad files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
+        raise AudioError(f"{path}: not a readable audio file ({_first_line(error)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no audio samples")
     if not np.isfinite(data).all():

@@ -69,14 +69,14 @@ class AnalyzerConfig:
     frontend: str = "logmel"
     n_fft: int = 1024
     n_mels: int = 80
-    channels: int = 32
+    channels: int = 24
     depth: int = 3
     kernel_size: int = 5
-    rnn_hidden: int = 48
+    rnn_hidden: int = 32
     rnn_layers: int = 1
     normalizer: str = "sparsemax"
     time_window: int = 8
-    component_norm: str = "sparse"
+    component_norm: str = "independent"
 
     def __post_init__(self) -> None:
         if self.frontend not in FRONTENDS:

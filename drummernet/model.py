@@ -26,8 +26,17 @@ from .synthesizer import Synthesizer, load_kit_tensor
 FORMAT_NAME = "drummernet"
 FORMAT_VERSION = 1
 
-#: Built-in kit loaded into the synthesizer when a config names none.
+#: Built-in kit of the synthesizer (the first of the pool; used alone when resynthesising).
 DEFAULT_KIT = "fluidr3_standard"
+#: The synthesizer's default kit pool: four acoustic kits from three sources. In training a random
+#: kit per component is drawn from it each step (as in the paper), so a component is a timbre
+#: class; the other built-in kits render the synthetic training audio.
+DEFAULT_SYNTH_KITS: tuple[str, ...] = (
+    DEFAULT_KIT,
+    "gmbank_standard",
+    "audiophob",
+    "sonicpi_acoustic",
+)
 
 
 class ModelLoadError(ValueError):
@@ -48,7 +57,7 @@ class ModelConfig:
     """
 
     analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
-    kits: tuple[str, ...] = (DEFAULT_KIT,)
+    kits: tuple[str, ...] = DEFAULT_SYNTH_KITS
     one_shot_seconds: float = 1.0
     kit_norm: str = "peak"
 

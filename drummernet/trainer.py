@@ -76,8 +76,8 @@ class TrainConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    steps: int = 20000
-    batch_size: int = 16
+    steps: int = 4000
+    batch_size: int = 8
     clip_seconds: float = 2.0
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -86,7 +86,7 @@ class TrainConfig:
     alpha_start: float = 1.5
     alpha_steps: int = 1000
     random_kits: bool = True
-    synthetic_fraction: float = 0.5
+    synthetic_fraction: float = 0.7
     render_kits: tuple[str, ...] = DEFAULT_RENDER_KITS
     augment: bool = True
     seed: int = 0

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 
-from .analyzer import AnalyzerConfig
 from .audio import atomic_write
 from .losses import LossConfig, SpectralLoss
 from .model import DrummerNet, ModelConfig
@@ -108,22 +107,13 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config keys: {sorted(unknown)}")
         data = dict(data)
-        model = dict(data.pop("model", {}))
-        analyzer = dict(model.pop("analyzer", {}))
-        if "components" in analyzer:
-            analyzer["components"] = tuple(analyzer["components"])
-        if "kits" in model:
-            model["kits"] = tuple(model["kits"])
+        model = ModelConfig.from_dict(data.pop("model", {}))
         loss = dict(data.pop("loss", {}))
         if "fft_sizes" in loss:
             loss["fft_sizes"] = tuple(loss["fft_sizes"])
         if "render_kits" in data:
             data["render_kits"] = tuple(data["render_kits"])
-        return cls(
-            model=ModelConfig(analyzer=AnalyzerConfig(**analyzer), **model),
-            loss=LossConfig(**loss),
-            **data,
-        )
+        return cls(model=model, loss=LossConfig(**loss), **data)
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with top-level fields changed."""

@@ -71,6 +71,11 @@ class TrainConfig:
         val_examples: size of the fixed validation set (drawn from the stream with another seed).
         checkpoint_every: steps between checkpoints.
         keep_checkpoints: how many step checkpoints to keep.
+        init_from: a model file whose analyzer weights start the run (fine-tuning).
+        revive_every: every this many steps, components whose activations stayed below
+            ``revive_below`` over the batch get freshly initialised output heads (0: never).
+            Sparse normalisers give a silent component no gradient, so it cannot recover alone.
+        revive_below: activation level under which a component counts as silent.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -95,6 +100,9 @@ class TrainConfig:
     val_examples: int = 32
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
+    init_from: str | None = None
+    revive_every: int = 0
+    revive_below: float = 1e-3
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -333,6 +341,32 @@ def _lr_lambda(config: TrainConfig):
     return factor
 
 
+@torch.no_grad()
+def revive_silent_components(analyzer, optimizer, activations: torch.Tensor, below: float) -> list:
+    """Re-initialise the output heads of components that were silent over a batch.
+
+    Args:
+        analyzer: the :class:`~drummernet.analyzer.Analyzer` being trained.
+        optimizer: its optimizer (the revived rows' moment estimates are reset).
+        activations: ``(batch, n_components, frames)`` of the last step.
+        below: a component whose largest activation is under this is silent.
+
+    Returns:
+        indices of the revived components. Under DDP every rank sees its own batch, so this is
+        meant for single-process runs; ranks could otherwise diverge.
+    """
+    silent = (activations.amax(dim=(0, 2)) < below).nonzero().flatten().tolist()
+    for head in (analyzer.component_scores, analyzer.time_scores, analyzer.gain):
+        for c in silent:
+            head.weight[c].normal_(0.0, 0.01)
+            head.bias[c] = -1.0 if head is analyzer.gain else 0.0
+            for param in (head.weight, head.bias):
+                for moment in optimizer.state.get(param, {}).values():
+                    if torch.is_tensor(moment) and moment.shape == param.shape:
+                        moment[c] = 0.0
+    return silent
+
+
 def alpha_at(config: TrainConfig, step: int) -> float | None:
     """The entmax alpha used at ``step`` (None once annealing has reached sparsemax)."""
     if config.alpha_steps <= 0 or step >= config.alpha_steps:
@@ -398,6 +432,8 @@ def train(
 
     torch.manual_seed(config.seed)
     model = DrummerNet(config.model).to(device)
+    if config.init_from and checkpoint is None:
+        model.analyzer.load_state_dict(DrummerNet.load(config.init_from).analyzer.state_dict())
     optimizer = torch.optim.AdamW(
         model.analyzer.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -477,6 +513,12 @@ def train(
             optimizer.step()
             scheduler.step()
             step += 1
+            if config.revive_every and step % config.revive_every == 0:
+                revived = revive_silent_components(
+                    model.analyzer, optimizer, activations.detach(), config.revive_below
+                )
+                if revived and dist.main:
+                    metrics.write(step=step, revived=[model.components[c] for c in revived])
             seconds = audio_batch.shape[0] * audio_batch.shape[1] / model.sample_rate * dist.world
             speed = window.add(seconds)
             bar.update(1)

@@ -238,3 +238,24 @@ def test_torchrun_two_processes(tmp_path, drum_audio_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (run / "model.safetensors").is_file()
     assert latest_checkpoint(run).name == "step-00000004.pt"
+
+
+def test_revive_silent_components_resets_only_their_heads():
+    from conftest import synthetic_kit, tiny_config
+
+    from drummernet.trainer import revive_silent_components
+
+    torch.manual_seed(0)
+    model = DrummerNet(tiny_config(), kits=synthetic_kit())
+    optimizer = torch.optim.AdamW(model.analyzer.parameters())
+    recon, act = model(torch.randn(2, SR) * 0.1)
+    recon.square().mean().backward()
+    optimizer.step()
+    heads = model.analyzer.gain
+    before = heads.weight.detach().clone()
+    act = act.detach().clone()
+    act[:, 1] = 0.0  # the snare stayed silent over the batch
+    assert revive_silent_components(model.analyzer, optimizer, act, 1e-3) == [1]
+    assert heads.bias[1].item() == -1.0 and heads.weight[1].abs().max() < 0.1
+    torch.testing.assert_close(heads.weight[[0, 2]], before[[0, 2]])
+    assert (optimizer.state[heads.weight]["exp_avg"][1] == 0).all()

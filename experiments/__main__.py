@@ -177,6 +177,10 @@ def report() -> None:
             f"| {r['name']} | {r['seed']} | {r['steps']} | {r['dev_KD']} | {r['dev_SD']} | "
             f"{r['dev_HH']} | {r['dev_mean']} | {r['synth_mean']} |"
         )
+    lines += ["", "![dev F1 per class per ablation](results.png)", ""]
+    discussion = HERE / "discussion.md"  # hand-written reading of the figures, kept across reports
+    if discussion.is_file():
+        lines.append(discussion.read_text())
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib

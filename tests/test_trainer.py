@@ -155,23 +155,18 @@ def test_config_file_merges_over_defaults(tmp_path):
         load_config_file(path)
 
 
+def _train_command(audio_dir, run, config, launcher=()) -> list[str]:
+    """``python [launcher] -m drummernet.cli train AUDIO --out RUN --config CONFIG``."""
+    return [sys.executable, *launcher, "-m", "drummernet.cli", "train", str(audio_dir),
+            "--out", str(run), "--config", str(config), "--no-progress"]  # fmt: skip
+
+
 def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     """`drummernet train` in a subprocess: SIGINT saves a checkpoint, --resume finishes the run."""
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({**TINY, "checkpoint_every": 1000}))
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "drummernet.cli",
-        "train",
-        str(drum_audio_dir),
-        "--out",
-        str(run),
-        "--config",
-        str(config),
-        "--no-progress",
-    ]
+    cmd = _train_command(drum_audio_dir, run, config)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([*cmd, "--steps", "100000"], env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -211,26 +206,9 @@ def test_torchrun_two_processes(tmp_path, drum_audio_dir):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY))
     run = tmp_path / "ddp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "drummernet.cli",
-        "train",
-        str(drum_audio_dir),
-        "--out",
-        str(run),
-        "--config",
-        str(config),
-        "--steps",
-        "4",
-        "--no-progress",
-        "--device",
-        "cpu",
-    ]
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd = _train_command(drum_audio_dir, run, config, launcher)
+    cmd += ["--steps", "4", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     if result.returncode != 0 and ("Address" in result.stderr or "socket" in result.stderr.lower()):

@@ -237,3 +237,17 @@ def test_revive_silent_components_resets_only_their_heads():
     assert heads.bias[1].item() == -1.0 and heads.weight[1].abs().max() < 0.1
     torch.testing.assert_close(heads.weight[[0, 2]], before[[0, 2]])
     assert (optimizer.state[heads.weight]["exp_avg"][1] == 0).all()
+
+
+def test_validation_reports_onset_f1_on_a_labelled_folder(tmp_path, drum_audio_dir):
+    config = tiny_train_config(steps=2, val_every=2)
+    train(
+        tmp_path / "run",
+        [drum_audio_dir],
+        config,
+        progress=False,
+        validate_on=REPO / "drummernet" / "data",
+    )  # the bundled example and its MIDI
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    scores = [x["val_mean_f1"] for x in lines if "val_mean_f1" in x]
+    assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0

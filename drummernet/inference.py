@@ -46,7 +46,7 @@ from .constants import (
     GM_TO_CLASS,
     MIN_AUDIO_SECONDS,
 )
-from .model import DrummerNet, ModelConfig, ModelLoadError, read_model_file
+from .model import DrummerNet, ModelConfig, ModelLoadError, silent_kit
 from .transcription import Transcription, activations_to_events
 
 if TYPE_CHECKING:
@@ -68,25 +68,16 @@ class DrummerNetWarning(UserWarning):
 # Models
 
 
-def _kit_placeholder(config: ModelConfig) -> torch.Tensor:
-    """A silent one-sample kit: what the synthesizer holds when only analysis is wanted."""
-    return torch.zeros(1, len(config.analyzer.components), 1)
-
-
 @functools.lru_cache(maxsize=4)
 def _default_model(device: str | None, load_kit: bool) -> tuple[DrummerNet, bool]:
     """The shipped model on ``device``, and whether it is trained (cached per arguments)."""
     if DEFAULT_MODEL_PATH.is_file():
-        if load_kit:
-            return DrummerNet.load(DEFAULT_MODEL_PATH, device=device), True
-        config, _ = read_model_file(DEFAULT_MODEL_PATH)
-        kits = _kit_placeholder(config)
-        return DrummerNet.load(DEFAULT_MODEL_PATH, kits=kits, device=device), True
+        return DrummerNet.load(DEFAULT_MODEL_PATH, device=device, load_kit=load_kit), True
     config = ModelConfig()
     # fork_rng: a fixed seed for a reproducible stand-in, without touching the caller's RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = DrummerNet(config, kits=None if load_kit else _kit_placeholder(config)).eval()
+        model = DrummerNet(config, kits=None if load_kit else silent_kit(config)).eval()
     return (model.to(device) if device else model), False
 
 
@@ -134,10 +125,7 @@ def load_model(
         if not (path / RUN_MODEL_FILE).is_file():
             raise ModelLoadError(f"{path}: folder holds no {RUN_MODEL_FILE} (not a training run)")
         path = path / RUN_MODEL_FILE
-    if load_kit:
-        return DrummerNet.load(path, device=device)
-    config, _ = read_model_file(path)
-    return DrummerNet.load(path, kits=_kit_placeholder(config), device=device)
+    return DrummerNet.load(path, device=device, load_kit=load_kit)
 
 
 def _resolve_model(model: DrummerNet | str | os.PathLike | None, device) -> DrummerNet:

@@ -176,17 +176,30 @@ class DrummerNet(nn.Module):
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, kits: Sequence | None = None, device: str | None = None
+        cls,
+        path: str | os.PathLike,
+        kits: Sequence | None = None,
+        device: str | None = None,
+        load_kit: bool = True,
     ) -> DrummerNet:
         """Load a model written by :meth:`save`.
+
+        Args:
+            path: the model file.
+            kits: kit specs for the synthesizer (default: the config's kits).
+            device: torch device.
+            load_kit: with ``False`` (and no ``kits``), skip reading the one-shots and give the
+                synthesizer a silent one-sample kit: enough for analysis, which never uses it.
 
         Raises:
             ModelLoadError: the file is missing, not a drummernet model, from a newer format
                 version, or its weights don't match its config.
         """
-        config, state = read_model_file(path)
+        config, state, extra = read_model_file(path)
+        if kits is None and not load_kit:
+            kits = silent_kit(config)
         model = cls(config, kits=kits)
-        model.extra = read_model_extra(path)
+        model.extra = extra
         try:
             model.analyzer.load_state_dict(state, strict=True)
         except RuntimeError as error:
@@ -198,8 +211,15 @@ class DrummerNet(nn.Module):
         return model.to(device) if device else model
 
 
-def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
-    """Read ``(config, analyzer state_dict)`` from a model file, validating it.
+def silent_kit(config: ModelConfig) -> torch.Tensor:
+    """A silent one-sample kit ``(1, n_components, 1)``, for a model that only analyses."""
+    return torch.zeros(1, len(config.analyzer.components), 1)
+
+
+def read_model_file(
+    path: str | os.PathLike,
+) -> tuple[ModelConfig, dict[str, torch.Tensor], dict]:
+    """Read ``(config, analyzer state_dict, extra metadata)`` from a model file, validating it.
 
     Raises:
         ModelLoadError: see :meth:`DrummerNet.load`.
@@ -231,16 +251,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, tor
         config = ModelConfig.from_dict(json.loads(metadata["config"]))
     except (KeyError, ValueError, TypeError) as error:
         raise ModelLoadError(f"{path}: model file has an invalid config ({error})") from None
-    return config, state
-
-
-def read_model_extra(path: str | os.PathLike) -> dict:
-    """The ``extra`` metadata dictionary stored by :meth:`DrummerNet.save` ({} if unreadable)."""
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            extra = json.loads((handle.metadata() or {}).get("extra", "{}"))
-    except (OSError, ValueError, TypeError):
-        return {}
-    return extra if isinstance(extra, dict) else {}
+        extra = json.loads(metadata.get("extra", "{}"))
+    except ValueError:
+        extra = {}
+    return config, state, extra if isinstance(extra, dict) else {}

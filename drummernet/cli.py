@@ -320,7 +320,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         changes["model"] = dataclasses.replace(config.model, kits=tuple(args.kit))
     config = config.replace(**changes)
     resume_config = config if (args.config or changes) else None
-    synthetic = True if (args.synthetic or args.synthetic_midi or not args.audio) else False
+    # None lets train() apply its default: synthetic stems when no audio or MIDI is given.
+    synthetic = True if args.synthetic else None
     try:
         path = train(
             Path(args.out),

@@ -21,14 +21,15 @@ import soundfile as sf
 import torch
 
 from .audio import AudioError, find_audio_files, resample
-from .constants import SAMPLE_RATE
+from .constants import DEFAULT_TARGET_RMS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 #: Crops quieter than this RMS (about -50 dBFS) count as silence and are redrawn.
 SILENCE_RMS = 0.003
-#: Crops are normalised to this RMS (-20 dBFS), then scaled down if they would clip.
-TARGET_RMS = 0.1
+#: Crops are normalised to this RMS (-20 dBFS, the level inference scales recordings to), then
+#: scaled down if they would clip.
+TARGET_RMS = DEFAULT_TARGET_RMS
 
 
 class NoAudioError(ValueError):

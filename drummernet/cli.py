@@ -39,6 +39,7 @@ def _add_transcribe(sub) -> None:
         DEFAULT_DECAY_MASK,
         DEFAULT_FORMATS,
         DEFAULT_MIN_GAP,
+        DEFAULT_ONSET_CONTRAST,
         DEFAULT_RELATIVE_THRESHOLD,
         DEFAULT_THRESHOLD,
         OUTPUT_FORMATS,
@@ -100,6 +101,11 @@ def _add_transcribe(sub) -> None:
         "time constant; 0 disables (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
+        "--onset-contrast", type=float, default=DEFAULT_ONSET_CONTRAST, metavar="C",
+        help="a hit must reach C times its drum's level over the previous 120 ms, so a "
+        "ringing cymbal or snare is not read as a roll; 0 disables (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
         "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
         help="hits of one drum closer than this merge (default: %(default)s)",
     )  # fmt: skip
@@ -133,10 +139,16 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.threshold is not None and not args.threshold > 0:
         raise CliError("--threshold must be positive", EXIT_USAGE)
-    if not args.min_gap >= 0 or not args.decay_mask >= 0 or not 0 <= args.relative_threshold < 1:
+    if (
+        not args.min_gap >= 0
+        or not args.decay_mask >= 0
+        or not args.onset_contrast >= 0
+        or not 0 <= args.relative_threshold < 1
+    ):
         raise CliError(
-            "--min-gap and --decay-mask must be >= 0, --relative-threshold in [0, 1)", EXIT_USAGE
-        )
+            "--min-gap, --decay-mask and --onset-contrast must be >= 0, --relative-threshold in "
+            "[0, 1)", EXIT_USAGE,
+        )  # fmt: skip
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -219,6 +231,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
                     min_gap=args.min_gap,
                     decay_mask=args.decay_mask,
                     relative_threshold=args.relative_threshold,
+                    onset_contrast=args.onset_contrast,
                 )
         except AudioError as problem:
             error(str(problem))

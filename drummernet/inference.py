@@ -38,6 +38,7 @@ from .constants import (
     DEFAULT_LOUDNESS_BLOCK_SECONDS,
     DEFAULT_LOUDNESS_GATE_DB,
     DEFAULT_MIN_GAP,
+    DEFAULT_ONSET_CONTRAST,
     DEFAULT_OVERLAP_SECONDS,
     DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_SILENCE_RMS,
@@ -357,6 +358,7 @@ def transcribe(
     min_gap: float = DEFAULT_MIN_GAP,
     decay_mask: float = DEFAULT_DECAY_MASK,
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
+    onset_contrast: float = DEFAULT_ONSET_CONTRAST,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -381,6 +383,8 @@ def transcribe(
             dropped (0 disables).
         relative_threshold: hits must also reach this fraction of their component's strong
             hits in the recording (0 disables).
+        onset_contrast: hits must also reach this multiple of their component's level over the
+            preceding 120 ms (0 disables).
         chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
 
     Returns:
@@ -447,6 +451,8 @@ def transcribe(
         min_gap,
         decay_mask=decay_mask,
         relative_threshold=relative_threshold,
+        onset_contrast=onset_contrast,
+        analysis_window=net.window_seconds,
     )
     return Transcription(events, activations, frame_rate, net.components, duration, source, gain)
 

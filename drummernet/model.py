@@ -122,6 +122,12 @@ class DrummerNet(nn.Module):
     def hop_length(self) -> int:
         return self.config.analyzer.hop_length
 
+    @property
+    def window_seconds(self) -> float:
+        """Length of the analyzer's time-wise normalisation window, in seconds."""
+        acfg = self.config.analyzer
+        return acfg.time_window * acfg.hop_length / acfg.sample_rate
+
     def analyze(self, audio: torch.Tensor, alpha: float | None = None) -> torch.Tensor:
         """``audio: (batch, samples)`` -> activations ``(batch, n_components, frames)``."""
         return self.analyzer(audio, alpha=alpha)

@@ -13,7 +13,8 @@ train on audio rendered here instead. The pipeline:
 3. :class:`SyntheticStems` streams random crops of such renders as a torch ``IterableDataset``.
 
 The trainer never sees labels; :class:`SyntheticStems` returns them only when asked, for
-evaluation. Kits are duck-typed: anything with ``name``, ``sr`` and ``samples`` (component code ->
+evaluation, or as frame-level onset targets (:func:`onset_targets`, :class:`LabelledStems`) for
+the supervised upper bound, a reference point outside the method. Kits are duck-typed: anything with ``name``, ``sr`` and ``samples`` (component code ->
 mono one-shot), such as :class:`drummernet.kits.DrumKit`, works.
 """
 
@@ -993,3 +994,55 @@ def collate_with_labels(
         ``(audio, labels)`` with ``audio: (batch, samples)``.
     """
     return torch.stack([audio for audio, _ in batch]), [labels for _, labels in batch]
+
+
+def onset_targets(
+    performance: Performance, components: Sequence[str], frames: int, frame_rate: float
+) -> torch.Tensor:
+    """Frame-level onset trains of a performance, on the analyzer's frame grid.
+
+    A hit at ``t`` seconds marks frame ``round(t * frame_rate)`` (the analyzer's frame ``i``
+    stands for the sample ``i * hop``). Hits of components not in ``components`` and hits outside
+    the frames are dropped.
+
+    Args:
+        performance: the hits (e.g. the labels of a :class:`SyntheticStems` crop).
+        components: component codes, in the analyzer's output order.
+        frames: number of frames.
+        frame_rate: frames per second.
+
+    Returns:
+        ``(len(components), frames)`` float32 tensor of 0s and 1s.
+    """
+    row = {_INDEX[code]: i for i, code in enumerate(components)}
+    targets = torch.zeros(len(components), frames)
+    rows = np.array([row.get(int(c), -1) for c in performance.components], dtype=np.int64)
+    cols = np.round(performance.times * frame_rate).astype(np.int64)
+    keep = (rows >= 0) & (cols >= 0) & (cols < frames)
+    targets[torch.from_numpy(rows[keep]), torch.from_numpy(cols[keep])] = 1.0
+    return targets
+
+
+class LabelledStems:
+    """The items of a :class:`SyntheticStems` with their onset targets, for the supervised upper
+    bound (a reference point: the method itself never trains on labels).
+
+    Args:
+        stems: the synthetic stream (its ``return_labels`` is switched on).
+        components: component codes, in the analyzer's output order.
+        hop_length: samples per analyzer frame.
+    """
+
+    def __init__(self, stems: SyntheticStems, components: Sequence[str], hop_length: int) -> None:
+        stems.return_labels = True
+        self.stems = stems
+        self.components = tuple(components)
+        self.hop_length = int(hop_length)
+
+    def example(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``index``: ``audio: (samples,)`` and ``targets: (n_components, frames)``, with
+        ``frames = ceil(samples / hop_length)`` as in the analyzer."""
+        audio, labels = self.stems.example(index)
+        frames = max(1, math.ceil(audio.shape[-1] / self.hop_length))
+        rate = self.stems.sr / self.hop_length
+        return audio, onset_targets(labels, self.components, frames, rate)

@@ -9,6 +9,10 @@ pure function of ``(seed, i)`` (see :mod:`drummernet.data`).
 
 The same code runs under ``torchrun --nproc_per_node=N`` with DistributedDataParallel (gloo on CPU,
 nccl on GPU); each rank draws its own share of every global batch.
+
+Two options exist only as reference points for the experiments, never as defaults: onset
+supervision with the synthetic stems' own labels (``loss.onset_supervision``, the supervised upper
+bound) and a warm start from an NMF teacher (``teacher_steps``, see :mod:`drummernet.teacher`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 import torch
 
 from .audio import atomic_write
-from .losses import LossConfig, SpectralLoss
+from .losses import LossConfig, SpectralLoss, onset_loss
 from .model import DrummerNet, ModelConfig
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,11 @@ class TrainConfig:
             ``revive_below`` over the batch get freshly initialised output heads (0: never).
             Sparse normalisers give a silent component no gradient, so it cannot recover alone.
         revive_below: activation level under which a component counts as silent.
+        teacher_steps: for this many first steps, add ``teacher_weight`` times
+            :func:`~drummernet.losses.onset_loss` between the activations and the targets of an
+            :class:`~drummernet.teacher.NMFTeacher` built from the synthesizer's kits (0: never).
+            A reference point (a warm start from an unsupervised teacher), not the method.
+        teacher_weight: weight of that teacher loss.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +112,8 @@ class TrainConfig:
     init_from: str | None = None
     revive_every: int = 0
     revive_below: float = 1e-3
+    teacher_steps: int = 0
+    teacher_weight: float = 1.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -259,6 +270,9 @@ def build_dataset(
 ):
     """The training stream: user audio and/or synthetic stems, mixed by ``synthetic_fraction``.
 
+    With ``config.loss.onset_supervision > 0`` (the supervised reference point) the stream holds
+    synthetic stems only, and its items are ``(audio, onset targets)`` pairs.
+
     Args:
         config: the run's config.
         audio: unlabeled audio files or folders.
@@ -270,6 +284,12 @@ def build_dataset(
     from .synthetic import SyntheticStems
 
     sr = config.model.analyzer.sample_rate
+    supervised = config.loss.onset_supervision > 0
+    if supervised and (audio or not synthetic):
+        raise ValueError(
+            "onset supervision trains on labelled synthetic stems only: give no unlabeled audio "
+            "(synthetic_fraction 1.0 in the experiments)"
+        )
     sources, weights = [], []
     if audio:
         sources.append(UnlabeledAudio(audio, config.clip_seconds, sr, seed=config.seed))
@@ -281,16 +301,20 @@ def build_dataset(
             or list_kits()
         )
         midi = _expand_midi(synthetic_midi) if synthetic_midi else None
-        sources.append(
-            SyntheticStems(
-                kits=kits,
-                midi_files=midi,
-                clip_seconds=config.clip_seconds,
-                sr=sr,
-                augment=config.augment,
-                seed=config.seed,
-            )
+        stems = SyntheticStems(
+            kits=kits,
+            midi_files=midi,
+            clip_seconds=config.clip_seconds,
+            sr=sr,
+            augment=config.augment,
+            seed=config.seed,
         )
+        if supervised:
+            from .synthetic import LabelledStems
+
+            analyzer = config.model.analyzer
+            stems = LabelledStems(stems, analyzer.components, analyzer.hop_length)
+        sources.append(stems)
         weights.append(config.synthetic_fraction if audio else 1.0)
     return TrainingClips(sources, weights, seed=config.seed)
 
@@ -470,6 +494,11 @@ def train(
             broadcast_buffers=False,
         )
     loss_fn = SpectralLoss(config.loss, model.sample_rate).to(device)
+    teacher = None
+    if config.teacher_steps > start:
+        from .teacher import NMFTeacher
+
+        teacher = NMFTeacher.from_model(model)
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if device.type == "cuda"
@@ -491,6 +520,10 @@ def train(
     model.train()
     with _StopRequested() as stop:
         for batch in loader:
+            targets = None
+            if isinstance(batch, (list, tuple)):  # (audio, onset targets): supervised reference
+                batch, targets = batch
+                targets = targets.to(device, non_blocking=True)
             audio_batch = batch.to(device, non_blocking=True)
             kit_gen.manual_seed(config.seed * 1_000_003 + step * 16 + dist.rank)
             kit_index = (
@@ -503,8 +536,22 @@ def train(
                     audio_batch, kit_index=kit_index, alpha=alpha_at(config, step)
                 )
             loss = loss_fn(recon.float(), audio_batch)
+            guided = teacher is not None and step < config.teacher_steps
+            terms = {}  # the loss's parts, logged when it has more than one
+            if config.loss.onset_supervision > 0 or guided:
+                terms["reconstruction"] = loss.item()
             if config.loss.sparsity > 0:
                 loss = loss + config.loss.sparsity * activations.float().mean()
+            if config.loss.onset_supervision > 0:
+                if targets is None:
+                    raise ValueError("onset supervision needs a dataset of (audio, targets) pairs")
+                onset = onset_loss(activations.float(), targets)
+                loss = loss + config.loss.onset_supervision * onset
+                terms["onset_loss"] = onset.item()
+            if guided:
+                guide = onset_loss(activations.float(), teacher(audio_batch))
+                loss = loss + config.teacher_weight * guide
+                terms["teacher_loss"] = guide.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -531,6 +578,7 @@ def train(
                     lr=scheduler.get_last_lr()[0],
                     audio_seconds_per_second=speed,
                     active_fraction=float((activations > 0).float().mean()),
+                    **terms,
                 )
             if val_set is not None and (step % config.val_every == 0 or step == config.steps):
                 metrics.write(step=step, **_validate(model, loss_fn, val_set, validate_on, device))
@@ -608,7 +656,8 @@ class _MetricsLog:
 def _validation_set(dataset, config: TrainConfig) -> torch.Tensor:
     # Indices far beyond any training step: a fixed set the model never trains on.
     base = 2**60
-    return torch.stack([dataset[base + i] for i in range(config.val_examples)])
+    items = (dataset[base + i] for i in range(config.val_examples))
+    return torch.stack([item[0] if isinstance(item, tuple) else item for item in items])
 
 
 @torch.no_grad()

@@ -40,10 +40,13 @@ from .audio import atomic_write
 from .constants import (
     COMPONENT_NAMES,
     COMPONENTS,
+    DEFAULT_ANALYSIS_WINDOW,
+    DEFAULT_CONTRAST_WINDOW,
     DEFAULT_DECAY_MASK,
     DEFAULT_EXCLUSIVE_GROUPS,
     DEFAULT_MIN_GAP,
     DEFAULT_NOTE_DURATION,
+    DEFAULT_ONSET_CONTRAST,
     DEFAULT_REFERENCE_AMPLITUDE,
     DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -207,6 +210,26 @@ def _decay_mask(times: np.ndarray, strengths: np.ndarray, tau: float) -> np.ndar
     return keep
 
 
+def _recent_level(
+    activations: np.ndarray,
+    rows: np.ndarray,
+    frames: np.ndarray,
+    window: float,
+    unit: float,
+    gap: int,
+) -> np.ndarray:
+    """Mean impulse mass per ``unit`` frames of ``activations[rows]`` over the ``window`` frames
+    that end ``gap`` frames before ``frames`` (fewer at the start of the recording; 0 when
+    there are none)."""
+    cumulative = np.zeros((activations.shape[0], activations.shape[1] + 1))
+    np.cumsum(activations, axis=1, out=cumulative[:, 1:])
+    stop = np.maximum(frames - gap, 0)
+    start = np.maximum(stop - max(int(round(window)), 1), 0)
+    span = np.maximum(stop - start, 1)
+    mass = cumulative[rows, stop] - cumulative[rows, start]
+    return np.where(stop > start, mass / (span / unit), 0.0)
+
+
 def activations_to_events(
     activations: np.ndarray,
     frame_rate: float,
@@ -216,6 +239,9 @@ def activations_to_events(
     *,
     decay_mask: float = DEFAULT_DECAY_MASK,
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
+    onset_contrast: float = DEFAULT_ONSET_CONTRAST,
+    contrast_window: float = DEFAULT_CONTRAST_WINDOW,
+    analysis_window: float = DEFAULT_ANALYSIS_WINDOW,
     refine: bool = True,
     reference_amplitude: float = DEFAULT_REFERENCE_AMPLITUDE,
     velocity_gamma: float = DEFAULT_VELOCITY_GAMMA,
@@ -227,6 +253,11 @@ def activations_to_events(
     ``threshold`` is a candidate; of candidates closer than ``min_gap`` only the strongest is
     kept. Then, within each exclusive group (the hi-hat's closed, pedal and open strokes), hits
     closer than ``min_gap`` keep only the strongest.
+
+    A candidate must also rise above its component's recent level (``onset_contrast``): the
+    analyzer's time-wise sparsemax puts one impulse in every window while a component sounds, so a
+    sustained sound reads as a run of similar impulses, and only the ones that rise out of the run
+    are strokes.
 
     With ``refine``, a candidate's strength is the sum of its frame and its two neighbours and its
     time their amplitude-weighted centre: the synthesizer places impulses on the frame grid, so an
@@ -245,6 +276,10 @@ def activations_to_events(
         decay_mask: seconds; a hit weaker than the exponentially decaying strength of the
             component's previous kept hit is an echo and is dropped (0 disables; see
             :data:`~drummernet.constants.DEFAULT_DECAY_MASK`).
+        onset_contrast: a hit must reach this multiple of its component's recent level, the
+            impulse mass per ``analysis_window`` seconds over the ``contrast_window`` seconds
+            before it (0 disables; see :data:`~drummernet.constants.DEFAULT_ONSET_CONTRAST`).
+        contrast_window, analysis_window: seconds (see ``onset_contrast``).
         refine: sub-frame timing and neighbour-summed strengths (see above).
         reference_amplitude, velocity_gamma: the velocity calibration of
             :func:`amplitude_to_velocity`.
@@ -262,6 +297,8 @@ def activations_to_events(
     unknown = [c for c in components if c not in GM_NOTES]
     if unknown:
         raise ValueError(f"unknown components {unknown}")
+    if onset_contrast > 0 and not (contrast_window > 0 and analysis_window > 0):
+        raise ValueError("contrast_window and analysis_window must be > 0")
     n_comp, n_frames = activations.shape
     padded = np.pad(activations, ((0, 0), (1, 1)))
     left, centre, right = padded[:, :-2], padded[:, 1:-1], padded[:, 2:]
@@ -275,6 +312,11 @@ def activations_to_events(
     else:
         times = frames / frame_rate
     times = np.maximum(times, 0.0)
+    rising = np.ones(len(rows), dtype=bool)
+    if onset_contrast > 0:
+        level = _recent_level(activations, rows, frames, contrast_window * frame_rate,
+                              analysis_window * frame_rate, gap=2 if refine else 1)  # fmt: skip
+        rising = amps >= onset_contrast * level
 
     keep = np.zeros(len(rows), dtype=bool)
     for c in range(n_comp):
@@ -282,6 +324,7 @@ def activations_to_events(
         if relative_threshold > 0 and len(idx) >= RELATIVE_MIN_CANDIDATES:
             floor = relative_threshold * np.quantile(amps[idx], RELATIVE_QUANTILE)
             idx = idx[amps[idx] >= floor]
+        idx = idx[rising[idx]]
         kept = idx[_suppress(times[idx], amps[idx], min_gap)]
         keep[kept[_decay_mask(times[kept], amps[kept], decay_mask)]] = True
     rows, times, amps = rows[keep], times[keep], amps[keep]

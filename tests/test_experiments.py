@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from drummernet.model import DrummerNet
-from experiments.__main__ import experiment_config, experiment_names, main
+from experiments.__main__ import experiment_config, experiment_names, main, reference_point
 
 
 @pytest.mark.parametrize("name", experiment_names())
@@ -28,7 +28,34 @@ def test_ablations_differ_from_base():
         assert experiment_config(name) != base, name
 
 
-def test_runner_two_steps_end_to_end(tmp_path, monkeypatch):
+def test_reference_points_are_marked_and_their_notes_are_not_config():
+    assert experiment_config("supervised_upper_bound").loss.onset_supervision > 0
+    assert experiment_config("supervised_upper_bound").synthetic_fraction == 1.0
+    assert experiment_config("nmf_warm_start").teacher_steps > 0
+    marked = [name for name in experiment_names() if reference_point(name)]
+    assert marked == ["nmf_warm_start", "supervised_upper_bound"]
+
+
+def test_report_labels_reference_points(tmp_path, monkeypatch):
+    import experiments.__main__ as runner
+
+    results = tmp_path / "results.csv"
+    with open(results, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, runner.FIELDS)
+        writer.writeheader()
+        for name in ("base", "supervised_upper_bound"):
+            writer.writerow({k: "" for k in runner.FIELDS} | {"name": name, "seed": 0})
+    monkeypatch.setattr(runner, "RESULTS_CSV", results)
+    monkeypatch.setattr(runner, "HERE", tmp_path)
+    runner.report()
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| base | 0 |" in text
+    assert "| supervised_upper_bound (reference point) | 0 |" in text
+    assert "- `supervised_upper_bound`: supervised upper bound" in text
+
+
+@pytest.mark.parametrize("name", ["conv_only", "supervised_upper_bound", "nmf_warm_start"])
+def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
     monkeypatch.setenv("DRUMMERNET_DATA", str(tmp_path / "no-data"))  # procedural data only
     monkeypatch.setenv("DRUMMERNET_RESULTS", str(tmp_path / "results.csv"))
     import experiments.__main__ as runner
@@ -47,7 +74,7 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch):
         main(
             [
                 "run",
-                "conv_only",
+                name,
                 "--steps",
                 "2",
                 "--out",
@@ -61,6 +88,6 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch):
         == 0
     )
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
-    assert len(rows) == 1 and rows[0]["name"] == "conv_only" and rows[0]["steps"] == "2"
+    assert len(rows) == 1 and rows[0]["name"] == name and rows[0]["steps"] == "2"
     assert 0.0 <= float(rows[0]["synth_mean"]) <= 1.0
     assert rows[0]["dev_mean"] == ""  # no dev set here

@@ -157,8 +157,10 @@ def test_chunked_analysis_matches_one_pass(tiny_model, seconds):
 
 def test_chunked_transcription_has_the_same_onsets(tiny_model):
     audio, _ = drum_loop(6.0)
-    whole = transcribe(audio, SR, model=tiny_model, chunk_seconds=1000)
-    chunked = transcribe(audio, SR, model=tiny_model, chunk_seconds=0.6, overlap_seconds=0.4)
+    # No onset contrast: the untrained tiny model's impulses are a wash, which it would remove.
+    options = dict(model=tiny_model, onset_contrast=0.0)
+    whole = transcribe(audio, SR, chunk_seconds=1000, **options)
+    chunked = transcribe(audio, SR, chunk_seconds=0.6, overlap_seconds=0.4, **options)
     assert len(whole) > 10
     assert_same_onsets(whole, chunked)
 
@@ -223,9 +225,9 @@ def test_transcription_system_labels(tiny_model, tmp_path):
     audio, _ = drum_loop(3.0)
     path = tmp_path / "x.wav"
     sf.write(path, audio, SR)
-    system = transcription_system(tiny_model)
+    system = transcription_system(tiny_model, onset_contrast=0.0)  # keep the tiny model's wash
     labels = system(Track("x", path, {}))
-    result = transcribe(path, model=tiny_model)
+    result = transcribe(path, model=tiny_model, onset_contrast=0.0)
     for code in TINY_COMPONENTS:
         np.testing.assert_allclose(labels[code], result.onsets()[code])
     for coarse in ("KD", "SD", "HH", "TT", "CY", "OT"):

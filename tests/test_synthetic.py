@@ -354,3 +354,35 @@ def test_dataset_with_built_in_kits_if_available():
         pytest.skip("no built-in kits")
     (audio,) = take(SyntheticStems(names[:2], clip_seconds=0.5), 1)
     assert audio.shape == (SR // 2,) and torch.isfinite(audio).all()
+
+
+# -- onset targets (the supervised reference point) -----------------------------------------
+
+
+def test_onset_targets_mark_the_frame_and_row_of_each_hit():
+    perf = Performance(
+        np.array([0.1, 0.104, 0.5, 0.7, 5.0]),
+        np.array([IDX["KD"], IDX["HH_CHH"], IDX["SD"], IDX["TT_HIT"], IDX["KD"]]),
+        np.array([100] * 5),
+        1.0,
+    )
+    # Analyzer order differs from COMPONENTS; TT_HIT is not an output, the hit at 5 s is past
+    # the frames: both are dropped.
+    targets = synthetic.onset_targets(perf, ("SD", "KD", "HH_CHH"), frames=200, frame_rate=200.0)
+    assert targets.shape == (3, 200) and targets.dtype == torch.float32
+    assert targets.nonzero().tolist() == [[0, 100], [1, 20], [2, 21]]  # 0.104 s -> frame 20.8
+
+
+def test_labelled_stems_targets_sit_on_the_rendered_hits(kits):
+    stems = SyntheticStems(kits, clip_seconds=1.0, seed=2, augment=False)
+    hop = 80
+    labelled = synthetic.LabelledStems(stems, COMPONENTS, hop)
+    audio, targets = labelled.example(0)
+    plain = SyntheticStems(kits, clip_seconds=1.0, seed=2, augment=False).example(0)
+    assert torch.equal(audio, plain)  # labels change nothing of the audio
+    assert targets.shape == (len(COMPONENTS), SR // hop) and targets.sum() > 0
+    onsets = targets.amax(dim=0).nonzero().flatten()
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop).pow(2).sum(-1)
+    for f in onsets.tolist():
+        if 1 <= f < len(frames) - 1:  # the hit frame (or the next) is louder than the one before
+            assert frames[f : f + 2].max() > frames[f - 1]

@@ -251,3 +251,35 @@ def test_validation_reports_onset_f1_on_a_labelled_folder(tmp_path, drum_audio_d
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     scores = [x["val_mean_f1"] for x in lines if "val_mean_f1" in x]
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
+
+
+def test_reference_points_are_off_by_default():
+    config = TrainConfig()
+    assert config.loss.onset_supervision == 0.0 and config.teacher_steps == 0
+
+
+def test_onset_supervision_trains_on_labelled_synthetic_stems_only(tmp_path, drum_audio_dir):
+    from drummernet.trainer import build_dataset
+
+    config = tiny_train_config(
+        steps=3, log_every=1, val_every=3, loss={"domain": "stft", "onset_supervision": 1.0}
+    )
+    with pytest.raises(ValueError, match="synthetic stems only"):
+        build_dataset(config, [drum_audio_dir])
+    audio, targets = build_dataset(config)[0]
+    assert targets.shape == (len(TINY_COMPONENTS), audio.shape[-1] // 80)
+    train(tmp_path / "run", config=config, synthetic=True, progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [x for x in lines if "loss" in x]
+    assert len(steps) == 3 and any("val_loss" in x for x in lines)
+    for x in steps:
+        total = x["reconstruction"] + x["onset_loss"]
+        assert np.isfinite(x["onset_loss"]) and x["loss"] == pytest.approx(total, rel=1e-5)
+
+
+def test_teacher_guides_only_the_first_teacher_steps(tmp_path):
+    config = tiny_train_config(steps=3, log_every=1, val_every=0, teacher_steps=2)
+    train(tmp_path / "run", config=config, synthetic=True, progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert ["teacher_loss" in x for x in lines] == [True, True, False]
+    assert lines[0]["loss"] == pytest.approx(lines[0]["reconstruction"] + lines[0]["teacher_loss"])

@@ -251,7 +251,9 @@ def test_decay_mask_drops_echoes_but_keeps_new_strokes():
     act[0, 10] = 0.8  # a loud hit at 50 ms
     act[0, 18] = 0.3  # an echo 40 ms later: below 0.8 * exp(-40/60) = 0.41
     act[0, 35] = 0.2  # a new stroke 125 ms after the hit: above 0.8 * exp(-125/60) = 0.10
-    kwargs = dict(frame_rate=200.0, components=["KD"], threshold=0.05, refine=False)
+    kwargs = dict(
+        frame_rate=200.0, components=["KD"], threshold=0.05, refine=False, onset_contrast=0.0
+    )
     times = [e.time for e in activations_to_events(act, **kwargs)]
     assert times == pytest.approx([0.05, 0.175])
     unmasked = [e.time for e in activations_to_events(act, decay_mask=0.0, **kwargs)]
@@ -274,10 +276,40 @@ def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
     act[0, 40::80] = 0.1  # ... and faint bleed between them
     act[1, 30::40] = 0.1  # a quiet hi-hat, as faint as the bleed
     kwargs = dict(
-        frame_rate=200.0, components=["KD", "HH_CHH"], threshold=0.05, refine=False, decay_mask=0.0
-    )
+        frame_rate=200.0, components=["KD", "HH_CHH"], threshold=0.05, refine=False,
+        decay_mask=0.0, onset_contrast=0.0,
+    )  # fmt: skip
     events = activations_to_events(act, **kwargs)
     assert sum(e.component == "KD" for e in events) == 10  # 0.1 < 0.3 * 0.8
     assert sum(e.component == "HH_CHH" for e in events) == 10  # judged against its own hits
     unfiltered = activations_to_events(act, relative_threshold=0.0, **kwargs)
     assert sum(e.component == "KD" for e in unfiltered) == 15
+
+
+def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():
+    from drummernet.transcription import activations_to_events
+
+    act = np.zeros((1, 400), dtype=np.float32)
+    # A ringing cymbal after a stroke at 40 ms: one slowly decaying impulse per 40 ms window, as
+    # the analyzer reads it.
+    act[0, 8::8] = 0.1 * 0.97 ** np.arange(49)
+    act[0, 8] = 0.4
+    act[0, 200] = 0.3  # a second stroke on top of the wash, at 1 s
+    kwargs = dict(
+        frame_rate=200.0, components=["CY_RDC"], threshold=0.02, refine=False, decay_mask=0.0,
+        relative_threshold=0.0,
+    )  # fmt: skip
+    times = [e.time for e in activations_to_events(act, **kwargs)]
+    assert times == pytest.approx([0.04, 1.0])
+    assert len(activations_to_events(act, onset_contrast=0.0, **kwargs)) == 49
+    # A steady 16th-note pattern at 120 bpm (125 ms apart) is not a wash: every stroke stays.
+    act = np.zeros((1, 400), dtype=np.float32)
+    act[0, 10::25] = 0.2
+    assert len(activations_to_events(act, **kwargs)) == 16
+
+
+def test_onset_contrast_must_have_positive_windows():
+    from drummernet.transcription import activations_to_events
+
+    with pytest.raises(ValueError, match="contrast_window"):
+        activations_to_events(np.zeros((1, 10)), 200.0, ["KD"], contrast_window=0.0)

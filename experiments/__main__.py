@@ -127,8 +127,6 @@ def run(
     extra: dict | None = None,
     eval_tracks: int = 8,
 ) -> dict:
-    from drummernet.evaluation import evaluate, read_dataset
-    from drummernet.inference import transcription_system
     from drummernet.model import DrummerNet
     from drummernet.trainer import train
 
@@ -155,27 +153,64 @@ def run(
         "steps": config.steps,
         "minutes": round(minutes, 1),
     }
-    sets = {"synth": synthetic_eval_tracks(out / "synthetic_eval", count=eval_tracks)}
-    if (root / "mdb_dev").is_dir():
-        sets["dev"] = root / "mdb_dev"
-    for key, folder in sets.items():
-        result = evaluate(transcription_system(model), read_dataset(folder), progress=False)
-        for c in ("KD", "SD", "HH"):
-            row[f"{key}_{c}"] = round(result.macro(c)["f1"], 4)
-        row[f"{key}_mean"] = round(result.mean_f1, 4)
+    row.update(scores(model, out, eval_tracks))
     metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     # The reconstruction part alone where the loss has others (reference points), so that
     # final_loss compares with the method's.
     losses = [m.get("reconstruction", m["loss"]) for m in metrics if "loss" in m]
     row["final_loss"] = round(losses[-1], 4) if losses else ""
     row["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    append_row(row)
+    return row
+
+
+def scores(model, out: Path, eval_tracks: int = 8) -> dict:
+    """Dev (when present) and synthetic-set F1 of ``model`` with the current peak picking."""
+    from drummernet.evaluation import evaluate, read_dataset
+    from drummernet.inference import transcription_system
+
+    sets = {"synth": synthetic_eval_tracks(out / "synthetic_eval", count=eval_tracks)}
+    if (data_root() / "mdb_dev").is_dir():
+        sets["dev"] = data_root() / "mdb_dev"
+    row = {}
+    for key, folder in sets.items():
+        result = evaluate(transcription_system(model), read_dataset(folder), progress=False)
+        for c in ("KD", "SD", "HH"):
+            row[f"{key}_{c}"] = round(result.macro(c)["f1"], 4)
+        row[f"{key}_mean"] = round(result.mean_f1, 4)
+    return row
+
+
+def reevaluate(out: Path, eval_tracks: int = 8) -> None:
+    """Re-score every row of results.csv whose run folder is in ``out`` with the current peak
+    picking (the models are kept; training is not repeated). Rows without a model stay as they
+    are."""
+    from drummernet.model import DrummerNet
+
+    with open(RESULTS_CSV) as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        model_path = out / f"{row['name']}-seed{row['seed']}-{row['steps']}" / "model.safetensors"
+        if model_path.is_file():
+            row.update(scores(DrummerNet.load(model_path), out, eval_tracks))
+            print(f"{row['name']} seed {row['seed']}: dev mean {row.get('dev_mean')}")
+        else:
+            print(f"{row['name']} seed {row['seed']}: no model in {out}, left as it was")
+    tmp = RESULTS_CSV.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        writer.writeheader()
+        writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+    tmp.replace(RESULTS_CSV)
+
+
+def append_row(row: dict) -> None:
     new = not RESULTS_CSV.is_file()
     with open(RESULTS_CSV, "a", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         if new:
             writer.writeheader()
         writer.writerow({k: row.get(k, "") for k in FIELDS})
-    return row
 
 
 def report() -> None:
@@ -241,11 +276,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-tracks", type=int, default=8, help="size of the synthetic eval set")
     sub.add_parser("list", help="list the experiments")
     sub.add_parser("report", help="write RESULTS.md and results.png")
+    p = sub.add_parser(
+        "reevaluate", help="re-score the saved models of results.csv with the current peak picking"
+    )
+    p.add_argument("--out", type=Path, default=HERE.parent / "runs" / "experiments")
+    p.add_argument("--eval-tracks", type=int, default=8, help="size of the synthetic eval set")
     args = parser.parse_args(argv)
     if args.command == "list":
         print("\n".join(experiment_names()))
     elif args.command == "report":
         report()
+    elif args.command == "reevaluate":
+        reevaluate(args.out, args.eval_tracks)
     else:
         extra = json.loads(args.override.read_text()) if args.override else None
         print(json.dumps(run(args.name, args.steps, args.seed, args.out, extra, args.eval_tracks)))

@@ -91,3 +91,17 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
     assert len(rows) == 1 and rows[0]["name"] == name and rows[0]["steps"] == "2"
     assert 0.0 <= float(rows[0]["synth_mean"]) <= 1.0
     assert rows[0]["dev_mean"] == ""  # no dev set here
+    if name != "conv_only":
+        return
+    # reevaluate re-scores the saved model and leaves rows without a model as they are.
+    rows[0]["synth_mean"] = "9"
+    ghost = dict(rows[0], name="base", synth_mean="7")
+    with open(tmp_path / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, runner.FIELDS)
+        writer.writeheader()
+        writer.writerows([rows[0], ghost])
+    args = ["reevaluate", "--out", str(tmp_path / "runs"), "--eval-tracks", "1"]
+    assert main(args) == 0
+    rescored, untouched = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert 0.0 <= float(rescored["synth_mean"]) <= 1.0
+    assert untouched["synth_mean"] == "7"

@@ -85,8 +85,12 @@ def experiment_config(
     return config.replace(**changes)
 
 
-def synthetic_eval_tracks(folder: Path, count: int = 8, seconds: float = 20.0) -> Path:
-    """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only."""
+def synthetic_eval_tracks(
+    folder: Path, count: int = 8, seconds: float = 20.0, sr: int | None = None
+) -> Path:
+    """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
+    ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
+    has its upper band)."""
     import numpy as np
     import pretty_midi
     import soundfile as sf
@@ -94,6 +98,8 @@ def synthetic_eval_tracks(folder: Path, count: int = 8, seconds: float = 20.0) -
     from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
     from drummernet.kits import DrumKit, list_kits
     from drummernet.synthetic import groove_midi_files, procedural_groove, read_drum_midi, render
+
+    sr = sr or SAMPLE_RATE
 
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
         return folder
@@ -107,8 +113,8 @@ def synthetic_eval_tracks(folder: Path, count: int = 8, seconds: float = 20.0) -
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)
         else:
             perf = procedural_groove(rng, seconds)
-        audio = render(perf, kits, rng, sr=SAMPLE_RATE, augment=True)
-        sf.write(folder / f"synth{i:02d}.wav", audio, SAMPLE_RATE)
+        audio = render(perf, kits, rng, sr=sr, augment=True)
+        sf.write(folder / f"synth{i:02d}.wav", audio, sr)
         pm = pretty_midi.PrettyMIDI()
         drums = pretty_midi.Instrument(0, is_drum=True)
         for t, c, v in zip(perf.times, perf.components, perf.velocities, strict=True):
@@ -166,10 +172,13 @@ def run(
 
 def scores(model, out: Path, eval_tracks: int = 8) -> dict:
     """Dev (when present) and synthetic-set F1 of ``model`` with the current peak picking."""
+    from drummernet.constants import SAMPLE_RATE
     from drummernet.evaluation import evaluate, read_dataset
     from drummernet.inference import transcription_system
 
-    sets = {"synth": synthetic_eval_tracks(out / "synthetic_eval", count=eval_tracks)}
+    rate = model.sample_rate
+    folder = out / ("synthetic_eval" if rate == SAMPLE_RATE else f"synthetic_eval_{rate}")
+    sets = {"synth": synthetic_eval_tracks(folder, count=eval_tracks, sr=rate)}
     if (data_root() / "mdb_dev").is_dir():
         sets["dev"] = data_root() / "mdb_dev"
     row = {}

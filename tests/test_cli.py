@@ -127,6 +127,10 @@ def test_usage_errors(capsys, loop_wav, tiny_model_file, tmp_path):
     assert code == 2 and "unknown format 'mp4'" in err
     code, _, err = run(capsys, loop_wav, "--threshold", "0", "--model", tiny_model_file)
     assert code == 2 and "--threshold" in err
+    for option, value in [("--onset-contrast", "-1"), ("--decay-mask", "-0.1"),
+                          ("--relative-threshold", "1.5")]:  # fmt: skip
+        code, _, err = run(capsys, loop_wav, option, value, "--model", tiny_model_file)
+        assert code == 2 and option in err and len(err.strip().splitlines()) == 1
 
 
 def test_unknown_kit_fails_before_writing(capsys, loop_wav, tiny_model_file, tmp_path):

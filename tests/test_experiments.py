@@ -105,3 +105,19 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
     rescored, untouched = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert 0.0 <= float(rescored["synth_mean"]) <= 1.0
     assert untouched["synth_mean"] == "7"
+
+
+def test_report_summarizes_seeds():
+    import experiments.__main__ as runner
+
+    rows = [
+        {"name": "base", "steps": "400", "seed": s, "dev_KD": kd, "dev_SD": "0.5", "dev_HH": "",
+         "dev_mean": kd, "synth_mean": "0.4"}
+        for s, kd in [(0, "0.6"), (1, "0.8")]
+    ] + [{"name": "softmax", "steps": "400", "seed": 0, "dev_KD": "0.9", "dev_SD": "0.5",
+          "dev_HH": "", "dev_mean": "0.9", "synth_mean": ""}]  # fmt: skip
+    base, softmax = runner.summarize(rows)  # base first, then by dev mean
+    assert base["seeds"] == 2 and base["dev_KD"] == pytest.approx(0.7)
+    assert base["dev_KD_sd"] == pytest.approx(0.1414, abs=1e-4) and base["dev_HH"] is None
+    assert softmax["seeds"] == 1 and softmax["dev_KD_sd"] is None
+    assert runner._cell(base, "dev_KD") == "0.700 ± 0.141"

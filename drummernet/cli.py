@@ -34,16 +34,71 @@ class CliError(Exception):
 # --------------------------------------------------------------------------------- transcribe
 
 
-def _add_transcribe(sub) -> None:
+def _add_peak_picking(p: argparse.ArgumentParser) -> None:
+    """The options that turn impulses into notes (shared by transcribe and evaluate)."""
     from .constants import (
         DEFAULT_DECAY_MASK,
-        DEFAULT_FORMATS,
         DEFAULT_MIN_GAP,
         DEFAULT_ONSET_CONTRAST,
         DEFAULT_RELATIVE_THRESHOLD,
         DEFAULT_THRESHOLD,
-        OUTPUT_FORMATS,
     )
+
+    p.add_argument(
+        "--threshold", type=float, default=None, metavar="X",
+        help="smallest impulse strength that makes a note; lower finds softer hits "
+        f"(default: the threshold stored in the model, else {DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    p.add_argument(
+        "--relative-threshold", type=float, default=DEFAULT_RELATIVE_THRESHOLD, metavar="R",
+        help="a hit must also reach this fraction of its drum's strong hits in the same "
+        "recording; 0 disables (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--decay-mask", type=float, default=DEFAULT_DECAY_MASK, metavar="SECONDS",
+        help="drop echoes weaker than the decaying previous hit of the same drum, with this "
+        "time constant; 0 disables (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--onset-contrast", type=float, default=DEFAULT_ONSET_CONTRAST, metavar="C",
+        help="a hit must reach C times its drum's level over the previous 120 ms, so a "
+        "ringing cymbal or snare is not read as a roll; 0 disables (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
+        help="hits of one drum closer than this merge (default: %(default)s)",
+    )  # fmt: skip
+
+
+def _check_peak_picking(args: argparse.Namespace) -> None:
+    """One-line usage errors for out-of-range peak-picking options."""
+    if args.threshold is not None and not args.threshold > 0:
+        raise CliError("--threshold must be positive", EXIT_USAGE)
+    if (
+        not args.min_gap >= 0
+        or not args.decay_mask >= 0
+        or not args.onset_contrast >= 0
+        or not 0 <= args.relative_threshold < 1
+    ):
+        raise CliError(
+            "--min-gap, --decay-mask and --onset-contrast must be >= 0, --relative-threshold in "
+            "[0, 1)", EXIT_USAGE,
+        )  # fmt: skip
+
+
+def _peak_picking(args: argparse.Namespace) -> dict:
+    """The peak-picking keyword arguments of :func:`drummernet.transcribe` from the options."""
+    return {
+        "threshold": args.threshold,
+        "min_gap": args.min_gap,
+        "decay_mask": args.decay_mask,
+        "relative_threshold": args.relative_threshold,
+        "onset_contrast": args.onset_contrast,
+    }
+
+
+def _add_transcribe(sub) -> None:
+    from .constants import DEFAULT_FORMATS, OUTPUT_FORMATS
 
     p = sub.add_parser(
         "transcribe",
@@ -85,30 +140,7 @@ def _add_transcribe(sub) -> None:
         help="drum kit of --format wav: a built-in name (see `drummernet kits`) or a folder of "
         "one-shots (default: the default kit)",
     )  # fmt: skip
-    p.add_argument(
-        "--threshold", type=float, default=None, metavar="X",
-        help="smallest impulse strength that makes a note; lower finds softer hits "
-        f"(default: the threshold stored in the model, else {DEFAULT_THRESHOLD})",
-    )  # fmt: skip
-    p.add_argument(
-        "--relative-threshold", type=float, default=DEFAULT_RELATIVE_THRESHOLD, metavar="R",
-        help="a hit must also reach this fraction of its drum's strong hits in the same "
-        "recording; 0 disables (default: %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--decay-mask", type=float, default=DEFAULT_DECAY_MASK, metavar="SECONDS",
-        help="drop echoes weaker than the decaying previous hit of the same drum, with this "
-        "time constant; 0 disables (default: %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--onset-contrast", type=float, default=DEFAULT_ONSET_CONTRAST, metavar="C",
-        help="a hit must reach C times its drum's level over the previous 120 ms, so a "
-        "ringing cymbal or snare is not read as a roll; 0 disables (default: %(default)s)",
-    )  # fmt: skip
-    p.add_argument(
-        "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
-        help="hits of one drum closer than this merge (default: %(default)s)",
-    )  # fmt: skip
+    _add_peak_picking(p)
     p.add_argument("--print", dest="print_notes", action="store_true", help="list the notes")
     p.add_argument(
         "--plot", action="store_true",
@@ -137,18 +169,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             f"--format: unknown format {unknown[0]!r}; choose from {','.join(OUTPUT_FORMATS)}"
             if unknown else "--format: nothing to write", EXIT_USAGE,
         )  # fmt: skip
-    if args.threshold is not None and not args.threshold > 0:
-        raise CliError("--threshold must be positive", EXIT_USAGE)
-    if (
-        not args.min_gap >= 0
-        or not args.decay_mask >= 0
-        or not args.onset_contrast >= 0
-        or not 0 <= args.relative_threshold < 1
-    ):
-        raise CliError(
-            "--min-gap, --decay-mask and --onset-contrast must be >= 0, --relative-threshold in "
-            "[0, 1)", EXIT_USAGE,
-        )  # fmt: skip
+    _check_peak_picking(args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -224,15 +245,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = transcribe(
-                    file,
-                    model=model,
-                    threshold=args.threshold,
-                    min_gap=args.min_gap,
-                    decay_mask=args.decay_mask,
-                    relative_threshold=args.relative_threshold,
-                    onset_contrast=args.onset_contrast,
-                )
+                result = transcribe(file, model=model, **_peak_picking(args))
         except AudioError as problem:
             error(str(problem))
             failed += 1
@@ -371,12 +384,14 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--window", type=float, default=DEFAULT_ONSET_WINDOW, help="onset tolerance (s)")
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
     p.add_argument("--device", help="torch device")
+    _add_peak_picking(p)
     p.set_defaults(handler=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, read_dataset
 
+    _check_peak_picking(args)
     tracks = read_dataset(args.dataset)
     if args.baseline:
         from .baselines import bandwise_system
@@ -385,7 +400,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         from .inference import load_model, transcription_system
 
-        system = transcription_system(load_model(args.model, device=args.device))
+        model = load_model(args.model, device=args.device)
+        system = transcription_system(model, **_peak_picking(args))
     result = evaluate(system, tracks, window=args.window)
     print(result.table())
     if args.json:

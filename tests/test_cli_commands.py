@@ -93,3 +93,19 @@ def test_train_without_usable_audio_is_one_line_error(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "no usable audio" in err and "Traceback" not in err
+
+
+def test_evaluate_takes_the_peak_picking_options(labelled_folder, tiny_model, tmp_path, capsys):
+    path = str(tiny_model.save(tmp_path / "tiny.safetensors"))
+    common = ["evaluate", "--dataset", str(labelled_folder), "--model", path]
+    outputs = []
+    for options in ([], ["--onset-contrast", "0", "--relative-threshold", "0", "--threshold",
+                         "1e-4", "--decay-mask", "0"]):  # fmt: skip
+        out_json = tmp_path / f"scores{len(outputs)}.json"
+        assert main(common + options + ["--json", str(out_json)]) == 0
+        outputs.append(out_json.read_text())
+    assert outputs[0] != outputs[1]  # the options reach the transcription
+    capsys.readouterr()
+    assert main(common + ["--onset-contrast", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--onset-contrast" in err and len(err.strip().splitlines()) == 1

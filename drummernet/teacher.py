@@ -23,12 +23,10 @@ Contract:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from .analyzer import mel_filterbank
+from .analyzer import mel_filterbank, mel_magnitude
 
 #: STFT size of the teacher's spectrogram: 32 ms at 16 kHz, short enough to place onsets within a
 #: frame or two, long enough to tell a kick's fundamental from a tom's.
@@ -40,29 +38,6 @@ DEFAULT_NMF_ITERATIONS = 30
 #: Rises below this fraction of a clip's largest rise are dropped as noise of the factorisation.
 DEFAULT_TEACHER_FLOOR = 0.1
 _EPS = 1e-8
-
-
-def mel_magnitude(
-    audio: torch.Tensor, mel: torch.Tensor, n_fft: int, hop: int, frames: int | None = None
-) -> torch.Tensor:
-    """Magnitude mel spectrogram on the analyzer's frame grid.
-
-    Args:
-        audio: ``(batch, samples)``.
-        mel: ``(n_mels, n_fft // 2 + 1)`` filterbank.
-        n_fft: STFT size (Hann window, centred frames).
-        hop: samples per frame.
-        frames: frames to keep (default ``ceil(samples / hop)``).
-
-    Returns:
-        ``(batch, n_mels, frames)``, non-negative.
-    """
-    frames = frames if frames is not None else max(1, math.ceil(audio.shape[-1] / hop))
-    window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    spec = torch.stft(
-        audio, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True
-    )[..., :frames]
-    return mel.to(audio.dtype) @ torch.hypot(spec.real, spec.imag)
 
 
 def component_templates(

@@ -60,6 +60,11 @@ def _override(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def _settings(name: str) -> dict:
+    """The override of ablation ``name`` without its notes: what it changes in the config."""
+    return {k: v for k, v in _override(name).items() if not k.startswith("_")}
+
+
 def reference_point(name: str) -> str | None:
     """The ``"_reference_point"`` note of experiment ``name``: what makes it other than the pure
     unsupervised method (None for the method and its ablations)."""
@@ -77,8 +82,7 @@ def experiment_config(
 
     base = json.loads((CONFIGS / "base.json").read_text())
     if name != "base":
-        override = {k: v for k, v in _override(name).items() if not k.startswith("_")}
-        base = merge_config(base, override)
+        base = merge_config(base, _settings(name))
     base = merge_config(base, extra or {})
     config = TrainConfig.from_dict(merge_config(TrainConfig().to_dict(), base))
     changes = {k: v for k, v in {"steps": steps, "seed": seed}.items() if v is not None}
@@ -90,7 +94,12 @@ def synthetic_eval_tracks(
 ) -> Path:
     """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
-    has its upper band)."""
+    has its upper band). A set at another rate than the package's lives in ``folder`` with
+    ``_<sr>`` appended to its name.
+
+    Returns:
+        the folder holding the set.
+    """
     import numpy as np
     import pretty_midi
     import soundfile as sf
@@ -100,7 +109,8 @@ def synthetic_eval_tracks(
     from drummernet.synthetic import groove_midi_files, procedural_groove, read_drum_midi, render
 
     sr = sr or SAMPLE_RATE
-
+    if sr != SAMPLE_RATE:
+        folder = folder.with_name(f"{folder.name}_{sr}")
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,13 +182,11 @@ def run(
 
 def scores(model, out: Path, eval_tracks: int = 8) -> dict:
     """Dev (when present) and synthetic-set F1 of ``model`` with the current peak picking."""
-    from drummernet.constants import SAMPLE_RATE
     from drummernet.evaluation import evaluate, read_dataset
     from drummernet.inference import transcription_system
 
-    rate = model.sample_rate
-    folder = out / ("synthetic_eval" if rate == SAMPLE_RATE else f"synthetic_eval_{rate}")
-    sets = {"synth": synthetic_eval_tracks(folder, count=eval_tracks, sr=rate)}
+    folder = out / "synthetic_eval"
+    sets = {"synth": synthetic_eval_tracks(folder, count=eval_tracks, sr=model.sample_rate)}
     if (data_root() / "mdb_dev").is_dir():
         sets["dev"] = data_root() / "mdb_dev"
     row = {}
@@ -226,8 +234,7 @@ def _override_text(name: str) -> str:
     """The override of ``name`` as compact JSON (notes left out), ``"-"`` for base."""
     if name == "base" or not (CONFIGS / "ablations" / f"{name}.json").is_file():
         return "-"
-    override = {k: v for k, v in _override(name).items() if not k.startswith("_")}
-    return json.dumps(override, separators=(",", ":")).replace("|", "\\|")
+    return json.dumps(_settings(name), separators=(",", ":")).replace("|", "\\|")
 
 
 def summarize(rows: list[dict]) -> list[dict]:

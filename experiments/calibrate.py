@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drummernet.constants import SAMPLE_RATE
 from drummernet.evaluation import evaluate, read_dataset
 from drummernet.inference import transcription_system
 from drummernet.model import DrummerNet
@@ -36,10 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = DrummerNet.load(args.model)
-    folder = args.folder
-    if model.sample_rate != SAMPLE_RATE:
-        folder = folder.with_name(f"{folder.name}_{model.sample_rate}")
-    tracks = read_dataset(synthetic_eval_tracks(folder, count=args.tracks, sr=model.sample_rate))
+    tracks = read_dataset(
+        synthetic_eval_tracks(args.folder, count=args.tracks, sr=model.sample_rate)
+    )
     best = (-1.0, None)
     for threshold in CANDIDATES:
         result = evaluate(

@@ -94,7 +94,7 @@ def nmf_activations(
     return h
 
 
-def onset_targets(activations: torch.Tensor, floor: float = DEFAULT_TEACHER_FLOOR) -> torch.Tensor:
+def rise_targets(activations: torch.Tensor, floor: float = DEFAULT_TEACHER_FLOOR) -> torch.Tensor:
     """Rises of NMF activations as soft onset targets.
 
     Args:
@@ -120,7 +120,7 @@ class NMFTeacher(nn.Module):
         n_fft: STFT size.
         n_mels: mel bands.
         iterations: multiplicative updates per call.
-        floor: see :func:`onset_targets`.
+        floor: see :func:`rise_targets`.
     """
 
     def __init__(
@@ -156,4 +156,4 @@ class NMFTeacher(nn.Module):
     @torch.no_grad()
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio: (batch, samples)`` -> soft onset targets ``(batch, n_components, frames)``."""
-        return onset_targets(self.activations(audio), self.floor)
+        return rise_targets(self.activations(audio), self.floor)

@@ -37,7 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from drummernet.audio import atomic_write, load_audio
-from drummernet.constants import COMPONENTS, GM_NOTES
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES, voice_component
 
 #: Sample rate of the shipped one-shots (the model resamples them to its own rate on load).
 RENDER_SR = 44100
@@ -47,7 +47,10 @@ PEAK_LEVEL = 0.9
 MAX_SECONDS = 1.0
 #: Longest one-shot for the components that ring on (their decay is what identifies them).
 LONG_SECONDS = 1.5
-LONG_COMPONENTS = frozenset({"HH_OHH", "CY_RDC", "CY_CRC"})
+LONG_COMPONENTS = frozenset(
+    {"HH_OHH", "CY_RDC", "CY_CRC"}
+    | {code for code, (parent, _) in VOICES.items() if parent.startswith("CY_")}
+)
 #: Length of the raised-cosine fade-out at the end of every one-shot.
 FADE_SECONDS = 0.03
 #: The attack starts at the first sample this far below the peak.
@@ -112,8 +115,13 @@ class KitSource:
 def font_kit(
     name: str, description: str, soundfont: Path, program: int, origin: str, license: str
 ) -> KitSource:
-    """A kit whose 11 components are the General MIDI notes of one SoundFont drum preset."""
+    """A kit whose 11 components and extra voices are the GM notes of one SoundFont drum preset.
+
+    The extra voices (:data:`~drummernet.constants.VOICES`: side stick, ride bell, splash...)
+    are written only where the preset really plays them (see :func:`render_kits`).
+    """
     hits = {code: FontHit(soundfont, program, GM_NOTES[code]) for code in COMPONENTS}
+    hits |= {code: FontHit(soundfont, program, note) for code, (_, note) in VOICES.items()}
     source = f"{soundfont.name} bank 128 preset {program} ({origin})"
     return KitSource(name, description, source, license, hits)
 
@@ -443,19 +451,31 @@ def render_kits(
         raw = render_raw_hits(sources, Path(tmp))
     for kit in sources:
         shots = {}
-        for code in COMPONENTS:
+        for code in VOICE_CODES:
+            if code not in kit.hits:
+                continue
             max_seconds = LONG_SECONDS if code in LONG_COMPONENTS else MAX_SECONDS
             try:
-                shots[code] = make_one_shot(raw[kit.hits[code]], max_seconds)
+                shot = make_one_shot(raw[kit.hits[code]], max_seconds)
             except RenderError as error:
+                if code in VOICES:  # a preset without this note: the voice is optional
+                    print(f"kit {kit.name}: no {code} ({error})", file=sys.stderr)
+                    continue
                 raise RenderError(f"kit {kit.name}, {code}: {error}") from None
-            write_flac(out / kit.name / f"{code}.flac", shots[code])
+            siblings = [c for c in shots if code in VOICES and voice_component(c) == VOICES[code][0]]
+            copy = next((c for c in siblings if same_recording(shot, shots[c])), None)
+            if copy is not None:
+                # Presets map unplayed notes to another sample; a copy is not a voice.
+                print(f"kit {kit.name}: {code} is the sample of {copy}; left out", file=sys.stderr)
+                continue
+            shots[code] = shot
+            write_flac(out / kit.name / f"{code}.flac", shot)
         rendered[kit.name] = shots
         entry = {
             "description": kit.description,
             "source": kit.source,
             "license": kit.license,
-            "files": {code: f"{kit.name}/{code}.flac" for code in COMPONENTS},
+            "files": {code: f"{kit.name}/{code}.flac" for code in shots},
         }
         if kit.fills:
             entry["fills"] = kit.fills
@@ -472,7 +492,7 @@ def remove_stale_kits(out: Path, keep: set[str]) -> None:
 
     Only folders holding nothing but ``<COMPONENT>.flac`` files are touched.
     """
-    names = {f"{code}.flac" for code in COMPONENTS}
+    names = {f"{code}.flac" for code in VOICE_CODES}
     for folder in out.iterdir():
         if not folder.is_dir() or folder.name in keep:
             continue

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .constants import COMPONENTS, SAMPLE_RATE
+from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
 
 FRONTENDS = ("logmel", "waveform")
 NORMALIZERS = ("sparsemax", "entmax15", "softmax", "none")
@@ -37,7 +37,9 @@ class AnalyzerConfig:
     """Hyper-parameters of the analyzer. Frozen, JSON-serialisable, stored inside checkpoints.
 
     Attributes:
-        components: component codes, in output order.
+        components: component codes, in output order; may include extra voices
+            (:data:`~drummernet.constants.VOICES`), each an output row of its own whose impulses
+            transcription adds to its component's.
         sample_rate: audio rate the analyzer expects.
         hop_length: samples per activation frame (80 at 16 kHz = 5 ms).
         frontend: ``"logmel"`` (log-mel spectrogram, fast on CPU) or ``"waveform"`` (learned strided
@@ -87,9 +89,9 @@ class AnalyzerConfig:
             raise ValueError(
                 f"component_norm must be one of {COMPONENT_NORMS}, not {self.component_norm!r}"
             )
-        unknown = [c for c in self.components if c not in COMPONENTS]
+        unknown = [c for c in self.components if c not in VOICE_CODES]
         if unknown or not self.components:
-            raise ValueError(f"unknown components {unknown}; choose from {COMPONENTS}")
+            raise ValueError(f"unknown components {unknown}; choose from {VOICE_CODES}")
         object.__setattr__(self, "components", tuple(self.components))
 
     @property

@@ -85,6 +85,36 @@ GM_TO_COMPONENT: dict[int, str] = {
     54: "OT_TMB",
 }  # fmt: skip
 
+#: Extra voices: further one-shots of a component, each a row of the analyzer's output and of the
+#: synthesizer's kernel, with the General MIDI note it is rendered from. A voice-aware model
+#: (``AnalyzerConfig.components`` listing some of these codes) explains a side-stick click with
+#: the snare's side-stick voice instead of the closed hi-hat, and a China with a crash voice;
+#: transcription sums every voice's impulses into its component before reading notes.
+VOICES: dict[str, tuple[str, int]] = {
+    "SD_XS": ("SD", 37),  # side stick (cross-stick)
+    "SD_RIM": ("SD", 40),  # GM electric snare; the rim shot in the Groove MIDI mapping
+    "CY_RDB": ("CY_RDC", 53),  # ride bell
+    "CY_CR2": ("CY_CRC", 57),  # second crash
+    "CY_SPL": ("CY_CRC", 55),  # splash
+    "CY_CHN": ("CY_CRC", 52),  # China
+}
+
+#: Every code that can name a one-shot or an analyzer row: the components, then the extra voices.
+VOICE_CODES: tuple[str, ...] = COMPONENTS + tuple(VOICES)
+
+
+def voice_component(code: str) -> str:
+    """The component a voice code belongs to (a component code is its own voice)."""
+    return VOICES[code][0] if code in VOICES else code
+
+
+#: General MIDI drum notes -> the voice that renders them in synthetic training audio (a note
+#: without a voice of its own uses its component's main one-shot).
+GM_TO_VOICE: dict[int, str] = {
+    **GM_TO_COMPONENT,
+    **{note: code for code, (_, note) in VOICES.items()},
+}
+
 #: Sample rate the model works at (the paper used 16 kHz mono).
 SAMPLE_RATE = 16000
 

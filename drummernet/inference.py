@@ -48,7 +48,7 @@ from .constants import (
     MIN_AUDIO_SECONDS,
 )
 from .model import DrummerNet, ModelConfig, ModelLoadError, silent_kit
-from .transcription import Transcription, activations_to_events
+from .transcription import Transcription, activations_to_events, merge_voices
 
 if TYPE_CHECKING:
     from .evaluation import Track
@@ -435,18 +435,20 @@ def transcribe(
     gain = loudness_gain(samples, rate)
     if gain is None:
         warnings.warn(f"{name}: audio is silent; no notes", DrummerNetWarning, stacklevel=2)
-        activations = np.zeros((len(net.components), frames), dtype=np.float32)
-        return Transcription([], activations, frame_rate, net.components, duration, source, 1.0)
+        silent = np.zeros((len(net.components), frames), dtype=np.float32)
+        activations, components = merge_voices(silent, net.components)
+        return Transcription([], activations, frame_rate, components, duration, source, 1.0)
 
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
     del samples
+    activations, components = merge_voices(activations, net.components)
     if threshold is None:
         threshold = model_threshold(net)
     events = activations_to_events(
         activations,
         frame_rate,
-        net.components,
+        components,
         threshold,
         min_gap,
         decay_mask=decay_mask,
@@ -454,7 +456,7 @@ def transcribe(
         onset_contrast=onset_contrast,
         analysis_window=net.window_seconds,
     )
-    return Transcription(events, activations, frame_rate, net.components, duration, source, gain)
+    return Transcription(events, activations, frame_rate, components, duration, source, gain)
 
 
 def model_threshold(model: DrummerNet) -> float:

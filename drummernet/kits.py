@@ -24,7 +24,7 @@ import numpy as np
 from drum_components import KIT_DIR, load_manifest
 
 from .audio import AUDIO_EXTENSIONS, AudioError, load_audio
-from .constants import COMPONENTS, SAMPLE_RATE
+from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
 
 if TYPE_CHECKING:
     import torch
@@ -79,12 +79,14 @@ def component_for_name(name: str) -> str | None:
 
 
 def _check_components(components: Iterable[str]) -> tuple[str, ...]:
+    """Component codes, or extra voice codes (:data:`~drummernet.constants.VOICES`)."""
     components = tuple(components)
-    unknown = [code for code in components if code not in COMPONENTS]
+    unknown = [code for code in components if code not in VOICE_CODES]
     if unknown:
         raise KitError(
             f"unknown component code(s) {', '.join(map(str, unknown))}; "
-            f"valid codes: {', '.join(COMPONENTS)}"
+            f"valid codes: {', '.join(COMPONENTS)} (extra voices: "
+            f"{', '.join(VOICE_CODES[len(COMPONENTS):])})"
         )
     return components
 
@@ -115,8 +117,10 @@ def _load_builtin(name: str, sr: int, normalize: bool) -> dict[str, np.ndarray]:
     """All of a built-in kit's one-shots, read-only so the cached arrays cannot be corrupted."""
     entry = load_manifest()["kits"][name]
     samples = {}
-    for code in COMPONENTS:
+    for code in VOICE_CODES:  # every component, and the extra voices the kit has
         if code not in entry["files"]:
+            if code not in COMPONENTS:
+                continue
             raise KitError(f"built-in kit {name!r} has no {code} one-shot; reinstall drummernet")
         audio = _load_one_shot(KIT_DIR / entry["files"][code], sr, normalize, code)
         audio.flags.writeable = False
@@ -250,7 +254,8 @@ class DrumKit:
         Args:
             name: one of :func:`list_kits`.
             sr: sample rate to resample to.
-            components: the components wanted (every built-in kit has all 11).
+            components: the components wanted (every built-in kit has all 11; an extra voice
+                the kit lacks is left out).
             normalize: scale every one-shot to unit peak (the files are all at the same peak,
                 so without it kits keep their shipped level of 0.9).
 
@@ -262,7 +267,7 @@ class DrumKit:
         if name not in names:
             raise KitError(f"unknown kit {name!r}: built-in kits are {', '.join(names)}")
         samples = _load_builtin(name, int(sr), bool(normalize))
-        return cls(name, int(sr), {code: samples[code] for code in components})
+        return cls(name, int(sr), {code: samples[code] for code in components if code in samples})
 
     @classmethod
     def from_folder(

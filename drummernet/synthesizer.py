@@ -157,7 +157,12 @@ def load_kit_tensor(
         kits = [kits]
     from .audio import resample
 
-    loaded = [k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr) for k in kits]
+    components = tuple(components)
+    loaded = [
+        k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr, components=components)
+        for k in kits
+    ]
+    loaded = _fill_voices(loaded, components)
     loaded = [
         k
         if k.sr == sr
@@ -171,6 +176,30 @@ def load_kit_tensor(
     ]
     length = max(t.shape[-1] for t in tensors)
     return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])
+
+
+def _fill_voices(kits: list, codes: Sequence[str]) -> list:
+    """Give every kit each extra voice in ``codes``: from the first kit of the pool that has it,
+    else its component's own one-shot. Without this a sample kit (no side stick, no splash...)
+    would render that voice's impulses as silence, and the analyzer would learn nothing from
+    them whenever that kit is drawn."""
+    from .constants import VOICES
+    from .kits import DrumKit
+
+    out = []
+    for kit in kits:
+        samples = dict(kit.samples)
+        for code in codes:
+            if code in samples or code not in VOICES:
+                continue
+            donor = next((k for k in kits if code in k.samples), None)
+            parent = VOICES[code][0]
+            if donor is not None:
+                samples[code] = donor.samples[code]
+            elif parent in samples:
+                samples[code] = samples[parent]
+        out.append(DrumKit(kit.name, kit.sr, samples))
+    return out
 
 
 def _cut(shots: torch.Tensor, length: int, fade: int) -> torch.Tensor:

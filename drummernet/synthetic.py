@@ -36,7 +36,7 @@ import torch
 
 from . import constants
 from .audio import resample
-from .constants import COMPONENTS, SAMPLE_RATE
+from .constants import COMPONENTS, GM_TO_VOICE, SAMPLE_RATE, VOICE_CODES
 
 if TYPE_CHECKING:
     from .kits import DrumKit
@@ -118,6 +118,8 @@ PROCEDURAL_STYLES: tuple[str, ...] = (
 )
 
 _INDEX = {code: i for i, code in enumerate(COMPONENTS)}
+#: Index of every voice code; the components come first, so their indices are the same.
+_VOICE_INDEX = {code: i for i, code in enumerate(VOICE_CODES)}
 _MIDI_CACHE_SIZE = 4096
 _MAX_SILENT_RETRIES = 50
 _NOISE_BANK_SECONDS = 30.0
@@ -141,25 +143,34 @@ class Performance:
         components: ``(hits,)`` int64 indices into :data:`drummernet.constants.COMPONENTS`.
         velocities: ``(hits,)`` int64 MIDI velocities in 1..127.
         duration: length of the performance in seconds.
+        voices: ``(hits,)`` int64 indices into :data:`drummernet.constants.VOICE_CODES`: which
+            one-shot of its component a hit is rendered with (a side stick is a snare hit
+            played with the ``SD_XS`` voice). Default: each component's main one-shot.
     """
 
     times: np.ndarray
     components: np.ndarray
     velocities: np.ndarray
     duration: float
+    voices: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         times = np.asarray(self.times, dtype=np.float64).reshape(-1)
         components = np.asarray(self.components, dtype=np.int64).reshape(-1)
         velocities = np.asarray(self.velocities, dtype=np.int64).reshape(-1)
-        if not len(times) == len(components) == len(velocities):
-            raise ValueError("times, components and velocities must have the same length")
+        voices = components if self.voices is None else self.voices
+        voices = np.asarray(voices, dtype=np.int64).reshape(-1)
+        if not len(times) == len(components) == len(velocities) == len(voices):
+            raise ValueError("times, components, velocities and voices must have the same length")
         if len(components) and (components.min() < 0 or components.max() >= len(COMPONENTS)):
             raise ValueError(f"component indices must be in 0..{len(COMPONENTS) - 1}")
+        if len(voices) and (voices.min() < 0 or voices.max() >= len(VOICE_CODES)):
+            raise ValueError(f"voice indices must be in 0..{len(VOICE_CODES) - 1}")
         order = np.argsort(times, kind="stable")
         self.times = times[order]
         self.components = components[order]
         self.velocities = np.clip(velocities[order], 1, 127)
+        self.voices = voices[order]
         self.duration = float(self.duration)
 
     def __len__(self) -> int:
@@ -169,22 +180,31 @@ class Performance:
         """The hits in ``[start, end)``, with times relative to ``start``; duration ``end - start``."""
         keep = (self.times >= start) & (self.times < end)
         return Performance(
-            self.times[keep] - start, self.components[keep], self.velocities[keep], end - start
+            self.times[keep] - start,
+            self.components[keep],
+            self.velocities[keep],
+            end - start,
+            self.voices[keep],
         )
 
     def select(self, components: Sequence[int]) -> Performance:
         """The hits of the given component indices only."""
         keep = np.isin(self.components, np.asarray(components, dtype=np.int64))
         return Performance(
-            self.times[keep], self.components[keep], self.velocities[keep], self.duration
+            self.times[keep],
+            self.components[keep],
+            self.velocities[keep],
+            self.duration,
+            self.voices[keep],
         )
 
 
 def read_drum_midi(path: str | os.PathLike) -> Performance:
     """Read the drum notes of a MIDI file.
 
-    Notes of every drum track are mapped to components with :data:`GM_TO_COMPONENT`; other notes
-    are dropped.
+    Notes of every drum track are mapped to components with :data:`GM_TO_COMPONENT`, and to the
+    voice that renders them with :data:`~drummernet.constants.GM_TO_VOICE`; other notes are
+    dropped.
 
     Args:
         path: a standard MIDI file.
@@ -195,7 +215,7 @@ def read_drum_midi(path: str | os.PathLike) -> Performance:
     import pretty_midi  # imported lazily: slow to import and only needed for MIDI sources
 
     midi = pretty_midi.PrettyMIDI(str(path))
-    times, components, velocities = [], [], []
+    times, components, velocities, voices = [], [], [], []
     for instrument in midi.instruments:
         if not instrument.is_drum:
             continue
@@ -205,8 +225,11 @@ def read_drum_midi(path: str | os.PathLike) -> Performance:
                 times.append(note.start)
                 components.append(_INDEX[code])
                 velocities.append(note.velocity)
+                voices.append(_VOICE_INDEX[GM_TO_VOICE.get(note.pitch, code)])
     duration = max(midi.get_end_time(), max(times, default=0.0))
-    return Performance(np.array(times), np.array(components), np.array(velocities), duration)
+    return Performance(
+        np.array(times), np.array(components), np.array(velocities), duration, np.array(voices)
+    )
 
 
 def groove_midi_files(
@@ -510,7 +533,8 @@ class PreparedKit:
     Attributes:
         name: the kit's name.
         sr: sample rate of the shots.
-        shots: component index -> ``(samples,)`` float32 one-shot.
+        shots: voice index (:data:`~drummernet.constants.VOICE_CODES`; a component's index is
+            its main voice's) -> ``(samples,)`` float32 one-shot.
         dark: component index -> ``(samples,)`` the one-shot through a one-pole lowpass at
             :data:`BRIGHTNESS_CUTOFF_HZ`, mixed in for soft hits.
     """
@@ -524,7 +548,7 @@ class PreparedKit:
 def prepare_kit(kit: DrumKit | PreparedKit, sr: int = SAMPLE_RATE) -> PreparedKit:
     """Prepare a kit (anything with ``name``, ``sr`` and ``samples``) for rendering at ``sr``.
 
-    Components outside :data:`~drummernet.constants.COMPONENTS` are ignored; a
+    Keys outside :data:`~drummernet.constants.VOICE_CODES` are ignored; a
     :class:`PreparedKit` already at ``sr`` is returned as is.
     """
     if isinstance(kit, PreparedKit) and kit.sr == sr:
@@ -532,7 +556,7 @@ def prepare_kit(kit: DrumKit | PreparedKit, sr: int = SAMPLE_RATE) -> PreparedKi
     source = kit.shots if isinstance(kit, PreparedKit) else kit.samples
     shots, dark = {}, {}
     for key, shot in source.items():
-        index = key if isinstance(key, int) else _INDEX.get(key)
+        index = key if isinstance(key, int) else _VOICE_INDEX.get(key)
         if index is None:
             continue
         shot = resample(np.asarray(shot, dtype=np.float32).reshape(-1), int(kit.sr), sr)
@@ -576,7 +600,9 @@ def render(
 
     Each component takes its one-shots from one kit of the pool drawn per performance, or with
     probability :data:`PER_HIT_KIT_PROBABILITY` from a kit drawn per hit. Kits lacking a
-    component are not drawn for it; a component no kit has stays silent. An open hat is cut
+    component are not drawn for it; a component no kit has stays silent. A hit whose voice (see
+    :attr:`Performance.voices`) the drawn kit has is played with it, else with the component's
+    main one-shot. An open hat is cut
     (with a :data:`CHOKE_FADE_SECONDS` fade) by the next closed or pedal hat.
 
     With ``augment=True`` every hit also varies: amplitude ``(velocity / 127) ** gamma`` with
@@ -608,6 +634,7 @@ def render(
     starts = np.round(performance.times * sr).astype(np.int64)
     valid = (starts >= 0) & (starts < n)
     starts, components = starts[valid], performance.components[valid]
+    voices = performance.voices[valid]
     velocities = performance.velocities[valid].astype(np.float32) / 127.0
     gamma = rng.uniform(*VELOCITY_GAMMA_RANGE) if augment else DEFAULT_VELOCITY_GAMMA
     amplitudes = velocities**gamma
@@ -635,8 +662,10 @@ def render(
             dry = 1.0 - BRIGHTNESS_DEPTH * (1.0 - velocities[hits])
         for j, hit in enumerate(hits):
             kit_index = int(choice[j])
+            # The hit's own voice (a side stick, a China) where the kit has it.
+            voice = int(voices[hit]) if int(voices[hit]) in pool[kit_index].shots else component
             if augment:
-                key = (component, kit_index)
+                key = (voice, kit_index)
                 if key not in variants:
                     tuning = rng.uniform(-MAX_PITCH_SEMITONES, MAX_PITCH_SEMITONES)
                     decay = math.exp(rng.uniform(*np.log(DECAY_TIME_RANGE)))
@@ -644,7 +673,7 @@ def render(
                     variants[key] = [
                         _variant(
                             pool[kit_index],
-                            component,
+                            voice,
                             float(np.clip(tuning + rng.normal(0.0, 0.1), -1.0, 1.0)),
                             decay * rng.uniform(0.85, 1.15) if shortened else None,
                             n,
@@ -653,7 +682,7 @@ def render(
                     ]
                 bright, dark = variants[key][variant_pick[j]]
             else:
-                bright = pool[kit_index].shots[component]
+                bright = pool[kit_index].shots[voice]
             start = int(starts[hit])
             length = min(len(bright), n - start)
             choke_at = None
@@ -843,7 +872,10 @@ def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int) -> PreparedKit:
     if isinstance(kit, str):
         from .kits import DrumKit  # imported lazily: only needed when kits are given by name
 
-        kit = DrumKit.load(kit, sr=sr)
+        from .kits import list_kits
+
+        # A built-in kit brings its extra voices (side stick, splash...) for hits that name them.
+        kit = DrumKit.load(kit, sr=sr, components=VOICE_CODES if kit in list_kits() else COMPONENTS)
     return prepare_kit(kit, sr)
 
 

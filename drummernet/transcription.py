@@ -55,6 +55,7 @@ from .constants import (
     RELATIVE_MIN_CANDIDATES,
     RELATIVE_QUANTILE,
     SAMPLE_RATE,
+    voice_component,
 )
 
 if TYPE_CHECKING:
@@ -228,6 +229,33 @@ def _recent_level(
     span = np.maximum(stop - start, 1)
     mass = cumulative[rows, stop] - cumulative[rows, start]
     return np.where(stop > start, mass / (span / unit), 0.0)
+
+
+def merge_voices(
+    activations: np.ndarray, codes: Sequence[str]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Add the rows of extra voices (:data:`~drummernet.constants.VOICES`) into their components.
+
+    A voice-aware analyzer has a row per voice (the snare and its side stick, the crash and its
+    China...); a note is the component's, whichever of its voices made it.
+
+    Args:
+        activations: ``(len(codes), frames)``.
+        codes: component or voice code of each row.
+
+    Returns:
+        ``(n, frames)`` float32 activations and their ``n`` component codes, in the order the
+        components first appear in ``codes``. Without extra voices the input comes back as is.
+    """
+    components = tuple(dict.fromkeys(voice_component(code) for code in codes))
+    if components == tuple(codes):
+        return activations, components
+    activations = np.asarray(activations, dtype=np.float32)
+    out = np.zeros((len(components), activations.shape[-1]), dtype=np.float32)
+    row = {code: i for i, code in enumerate(components)}
+    for i, code in enumerate(codes):
+        out[row[voice_component(code)]] += activations[i]
+    return out, components
 
 
 def activations_to_events(

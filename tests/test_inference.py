@@ -236,3 +236,25 @@ def test_transcription_system_labels(tiny_model, tmp_path):
         assert set(np.round(labels[coarse], 6)) <= set(np.round(expected, 6))
     np.testing.assert_allclose(labels["KD"], result.onsets()["KD"])
     assert len(labels["KD"]) > 0 and len(labels["TT"]) == 0
+
+
+def test_a_voice_model_transcribes_into_components():
+    """Extra voices (here the snare's side stick) are analyzer rows of their own; transcription
+    adds them into their component, so users see the 11 components whatever the model."""
+    from conftest import synthetic_kit, tiny_config
+
+    torch.manual_seed(0)
+    kit = synthetic_kit()
+    click = torch.zeros(1, kit.shape[1])
+    click[0, :40] = torch.hann_window(40)
+    net = DrummerNet(tiny_config(components=(*TINY_COMPONENTS, "SD_XS")), kits=torch.cat([kit, click]))
+    audio, _ = drum_loop(2.0)
+    result = transcribe(audio, SR, model=net)
+    assert result.components == TINY_COMPONENTS
+    rows = analyze_audio(net, audio * np.float32(result.gain))
+    np.testing.assert_allclose(result.activations[1], rows[1] + rows[3], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.activations[[0, 2]], rows[[0, 2]])
+    assert {e.component for e in result.events} <= set(TINY_COMPONENTS)
+    with pytest.warns(DrummerNetWarning, match="silent"):
+        silent = transcribe(np.zeros(SR, np.float32), SR, model=net)
+    assert silent.components == TINY_COMPONENTS and silent.activations.shape == (3, 200)

@@ -19,7 +19,7 @@ from drum_components.render import (
     example_score,
     make_one_shot,
 )
-from drummernet.constants import COMPONENTS, GM_NOTES
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES
 from drummernet.kits import ALIASES, DrumKit, KitError, component_for_name, list_kits
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "drummernet" / "data"
@@ -264,7 +264,10 @@ def test_manifest_matches_files_on_disk():
     listed = set()
     for name, entry in manifest["kits"].items():
         assert entry["description"] and entry["source"] and entry["license"], name
-        assert set(entry["files"]) == set(COMPONENTS), name
+        # every component, plus optional extra voices (all SoundFont kits have all of them)
+        assert set(COMPONENTS) <= set(entry["files"]) <= set(VOICE_CODES), name
+        if "bank 128" in entry["source"]:
+            assert set(entry["files"]) == set(VOICE_CODES), name
         for code, rel in entry["files"].items():
             path = KIT_DIR / rel
             assert path.is_file(), path
@@ -330,3 +333,20 @@ def test_example_score_is_a_valid_groove():
     assert {c for _, c, _ in score} <= set(COMPONENTS)
     assert all(1 <= v <= 127 for _, _, v in score)
     assert example_score() == score  # deterministic
+
+
+def test_voice_rows_of_a_kit_pool_come_from_a_kit_that_has_the_voice():
+    """A sample kit has no side stick: in a pool its row borrows one from a kit that has it (so
+    drawing that kit never silences the voice), and alone it falls back to the snare."""
+    from drummernet.synthesizer import load_kit_tensor
+
+    codes = ("SD", "SD_XS")
+    assert "SD_XS" in DrumKit.builtin("fluidr3_standard", components=VOICE_CODES).samples
+    assert "SD_XS" not in DrumKit.builtin("audiophob", components=VOICE_CODES).samples
+    pool = load_kit_tensor(["audiophob", "fluidr3_standard"], codes, 16000, max_seconds=0.5)
+    assert torch.equal(pool[0, 1], pool[1, 1])  # audiophob's side stick is fluidr3's
+    assert not torch.equal(pool[1, 0], pool[1, 1])  # a real voice, not the snare again
+    alone = load_kit_tensor(["audiophob"], codes, 16000, max_seconds=0.5)
+    assert torch.equal(alone[0, 0], alone[0, 1])
+    with pytest.raises(KitError, match="unknown component"):
+        DrumKit.builtin("audiophob", components=["SD_NOPE"])

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from drummernet import synthetic
-from drummernet.constants import COMPONENTS, GM_NOTES
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
 from drummernet.synthetic import (
     PROCEDURAL_STYLES,
     Performance,
@@ -102,6 +102,50 @@ def test_read_drum_midi_maps_roland_notes(tmp_path):
     np.testing.assert_allclose(perf.times, np.arange(11) / 10, atol=1e-3)
     assert perf.velocities.tolist() == [100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 5]
     assert perf.duration == pytest.approx(2.0, abs=1e-3)  # the piano note ends last
+
+
+def test_read_drum_midi_keeps_the_voice_of_each_note(tmp_path):
+    notes = [(38, 0.0, 100), (37, 0.1, 90), (40, 0.2, 80), (52, 0.3, 70), (49, 0.4, 60)]
+    write_drum_midi(tmp_path / "v.mid", notes)
+    perf = read_drum_midi(tmp_path / "v.mid")
+    assert [COMPONENTS[c] for c in perf.components] == ["SD", "SD", "SD", "CY_CRC", "CY_CRC"]
+    assert [VOICE_CODES[v] for v in perf.voices] == ["SD", "SD_XS", "SD_RIM", "CY_CHN", "CY_CRC"]
+    cropped = perf.crop(0.05, 0.35)  # voices travel with their hits
+    assert [VOICE_CODES[v] for v in cropped.voices] == ["SD_XS", "SD_RIM", "CY_CHN"]
+
+
+def test_performance_voices_default_to_the_components_and_are_checked():
+    perf = Performance(np.array([0.2, 0.1]), np.array([IDX["SD"], IDX["KD"]]), [90, 80], 1.0)
+    assert perf.voices.tolist() == [IDX["KD"], IDX["SD"]]  # sorted with the hits
+    with pytest.raises(ValueError, match="voice indices"):
+        Performance(np.array([0.1]), np.array([IDX["SD"]]), [90], 1.0, np.array([99]))
+    with pytest.raises(ValueError, match="same length"):
+        Performance(np.array([0.1]), np.array([IDX["SD"]]), [90], 1.0, np.array([1, 1]))
+
+
+def test_render_plays_a_hit_with_its_voice_where_the_kit_has_it():
+    kit = make_kit()
+    click = np.zeros(800, np.float32)
+    click[:40] = np.hanning(40)  # a side stick: a short click, unlike the fake snare
+    with_voice = FakeKit("v", SR, {**kit.samples, "SD_XS": click})
+    perf = Performance(
+        np.array([0.1, 0.5]), np.array([IDX["SD"]] * 2), [127, 127], 1.0,
+        np.array([VOICE_CODES.index("SD_XS"), IDX["SD"]]),
+    )  # fmt: skip
+    audio = render(perf, [with_voice], np.random.default_rng(0), augment=False)
+    start, second = int(0.1 * SR), int(0.5 * SR)
+    np.testing.assert_allclose(audio[start : start + 800], click, atol=1e-6)
+    shot = kit.samples["SD"]
+    np.testing.assert_allclose(audio[second : second + 1000], shot[:1000], atol=2e-3)
+    # A kit without the voice plays the component's main one-shot.
+    plain = render(perf, [kit], np.random.default_rng(0), augment=False)
+    np.testing.assert_allclose(plain[start : start + 1000], shot[:1000], atol=2e-3)
+
+
+def test_general_midi_notes_of_every_voice_map_back():
+    for code, (component, note) in VOICES.items():
+        assert synthetic.GM_TO_COMPONENT[note] == component
+        assert synthetic.GM_TO_VOICE[note] == code
 
 
 def test_general_midi_notes_of_every_component_map_back():

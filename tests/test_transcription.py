@@ -313,3 +313,14 @@ def test_onset_contrast_must_have_positive_windows():
 
     with pytest.raises(ValueError, match="contrast_window"):
         activations_to_events(np.zeros((1, 10)), 200.0, ["KD"], contrast_window=0.0)
+
+
+def test_merge_voices_adds_each_voice_into_its_component():
+    from drummernet.transcription import merge_voices
+
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    merged, codes = merge_voices(rows, ("KD", "SD", "SD_XS", "CY_CHN"))
+    assert codes == ("KD", "SD", "CY_CRC")
+    np.testing.assert_array_equal(merged, [rows[0], rows[1] + rows[2], rows[3]])
+    same, plain = merge_voices(rows[:3], COMPS)  # no extra voices: unchanged
+    assert plain == COMPS and same is not None and np.array_equal(same, rows[:3])

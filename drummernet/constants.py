@@ -99,12 +99,25 @@ VOICES: dict[str, tuple[str, int]] = {
     "CY_CHN": ("CY_CRC", 52),  # China
 }
 
-#: Every code that can name a one-shot or an analyzer row: the components, then the extra voices.
-VOICE_CODES: tuple[str, ...] = COMPONENTS + tuple(VOICES)
+#: Room voices: each component's main one-shot heard through a fixed room (a synthetic impulse
+#: response of :data:`ROOM_RT60` seconds, made with seed :data:`ROOM_SEED`), derived when a kit
+#: is loaded into the synthesizer. The shipped one-shots are dry, while real recordings carry
+#: the room (and overhead microphones) in every hit; a dry synthesizer can only paint a snare's
+#: ringing room with hi-hat strokes. With a dry and a room voice per drum, the analyzer can mix
+#: the two per hit.
+ROOM_VOICES: dict[str, str] = {f"{code}_ROOM": code for code in COMPONENTS}
+ROOM_RT60 = 0.4
+ROOM_SEED = 2019
+
+#: Every code that can name a one-shot or an analyzer row: the components, the extra voices, then
+#: the room voices.
+VOICE_CODES: tuple[str, ...] = COMPONENTS + tuple(VOICES) + tuple(ROOM_VOICES)
 
 
 def voice_component(code: str) -> str:
     """The component a voice code belongs to (a component code is its own voice)."""
+    if code in ROOM_VOICES:
+        return ROOM_VOICES[code]
     return VOICES[code][0] if code in VOICES else code
 
 

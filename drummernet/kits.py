@@ -24,7 +24,7 @@ import numpy as np
 from drum_components import KIT_DIR, load_manifest
 
 from .audio import AUDIO_EXTENSIONS, AudioError, load_audio
-from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
+from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES, VOICES
 
 if TYPE_CHECKING:
     import torch
@@ -79,14 +79,14 @@ def component_for_name(name: str) -> str | None:
 
 
 def _check_components(components: Iterable[str]) -> tuple[str, ...]:
-    """Component codes, or extra voice codes (:data:`~drummernet.constants.VOICES`)."""
+    """Component codes, or voice codes (:data:`~drummernet.constants.VOICE_CODES`)."""
     components = tuple(components)
     unknown = [code for code in components if code not in VOICE_CODES]
     if unknown:
         raise KitError(
             f"unknown component code(s) {', '.join(map(str, unknown))}; "
-            f"valid codes: {', '.join(COMPONENTS)} (extra voices: "
-            f"{', '.join(VOICE_CODES[len(COMPONENTS):])})"
+            f"valid codes: {', '.join(COMPONENTS)} (extra voices: {', '.join(VOICES)}; "
+            "room voices: a component code + _ROOM)"
         )
     return components
 
@@ -117,7 +117,7 @@ def _load_builtin(name: str, sr: int, normalize: bool) -> dict[str, np.ndarray]:
     """All of a built-in kit's one-shots, read-only so the cached arrays cannot be corrupted."""
     entry = load_manifest()["kits"][name]
     samples = {}
-    for code in VOICE_CODES:  # every component, and the extra voices the kit has
+    for code in (*COMPONENTS, *VOICES):  # every component, and the extra voices the kit has
         if code not in entry["files"]:
             if code not in COMPONENTS:
                 continue

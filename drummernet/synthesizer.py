@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -158,17 +159,14 @@ def load_kit_tensor(
     from .audio import resample
 
     components = tuple(components)
-    loaded = [
-        k if isinstance(k, DrumKit) else DrumKit.load(k, sr=sr, components=components)
-        for k in kits
-    ]
-    loaded = _fill_voices(loaded, components)
+    loaded = [k if isinstance(k, DrumKit) else _load_with_voices(k, components, sr) for k in kits]
     loaded = [
         k
         if k.sr == sr
         else DrumKit(k.name, sr, {c: resample(x, k.sr, sr) for c, x in k.samples.items()})
         for k in loaded
     ]
+    loaded = [_add_room_voices(k, components) for k in _fill_voices(loaded, components)]
     max_len = int(max_seconds * sr)
     tensors = [
         normalize_shots(_cut(k.to_tensor(components), max_len, fade=int(0.02 * sr)), sr, norm)
@@ -176,6 +174,44 @@ def load_kit_tensor(
     ]
     length = max(t.shape[-1] for t in tensors)
     return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])
+
+
+def _load_with_voices(spec, codes: Sequence[str], sr: int):
+    """Load a kit's components strictly, plus the extra voices a built-in kit has."""
+    from .constants import COMPONENTS, VOICES
+    from .kits import DrumKit, list_kits
+
+    kit = DrumKit.load(spec, sr=sr, components=[c for c in codes if c in COMPONENTS])
+    extra = [c for c in codes if c in VOICES]
+    if extra and isinstance(spec, str) and spec in list_kits():
+        kit.samples.update(DrumKit.builtin(spec, sr=sr, components=extra).samples)
+    return kit
+
+
+def room_response(sr: int) -> np.ndarray:
+    """The fixed room of the room voices (:data:`~drummernet.constants.ROOM_VOICES`)."""
+    from .constants import ROOM_RT60, ROOM_SEED
+    from .synthetic import room_impulse_response
+
+    return room_impulse_response(np.random.default_rng(ROOM_SEED), ROOM_RT60, sr)
+
+
+def _add_room_voices(kit, codes: Sequence[str]):
+    """``kit`` with the room voices among ``codes``: its main one-shots through :func:`room_response`
+    (the room alone: an impulse on the dry voice and one on the room voice make any mix)."""
+    from scipy.signal import fftconvolve
+
+    from .constants import ROOM_VOICES
+    from .kits import DrumKit
+
+    wanted = [c for c in codes if c in ROOM_VOICES and ROOM_VOICES[c] in kit.samples]
+    if not wanted:
+        return kit
+    room = room_response(kit.sr)
+    samples = dict(kit.samples)
+    for code in wanted:
+        samples[code] = fftconvolve(samples[ROOM_VOICES[code]], room).astype(np.float32)
+    return DrumKit(kit.name, kit.sr, samples)
 
 
 def _fill_voices(kits: list, codes: Sequence[str]) -> list:

@@ -36,7 +36,7 @@ import torch
 
 from . import constants
 from .audio import resample
-from .constants import COMPONENTS, GM_TO_VOICE, SAMPLE_RATE, VOICE_CODES
+from .constants import COMPONENTS, GM_TO_VOICE, SAMPLE_RATE, VOICE_CODES, VOICES
 
 if TYPE_CHECKING:
     from .kits import DrumKit
@@ -868,14 +868,15 @@ def augment_audio(audio: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int) -> PreparedKit:
+def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int, voices: bool = False) -> PreparedKit:
     if isinstance(kit, str):
         from .kits import DrumKit  # imported lazily: only needed when kits are given by name
 
         from .kits import list_kits
 
         # A built-in kit brings its extra voices (side stick, splash...) for hits that name them.
-        kit = DrumKit.load(kit, sr=sr, components=VOICE_CODES if kit in list_kits() else COMPONENTS)
+        builtin = voices and kit in list_kits()
+        kit = DrumKit.load(kit, sr=sr, components=(*COMPONENTS, *VOICES) if builtin else COMPONENTS)
     return prepare_kit(kit, sr)
 
 
@@ -909,6 +910,8 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         clips_per_epoch: items per epoch per process (shared among workers), or ``None`` for an
             endless stream.
         target_dbfs: RMS loudness of each item.
+        voices: built-in kits named in ``kits`` also load their extra voices, so MIDI notes that
+            name one (a side stick...) sound it (see :func:`render`).
 
     Yields:
         ``audio: (samples,)`` float32 tensor, or ``(audio, labels)`` with ``return_labels``.
@@ -927,6 +930,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         world_size: int = 1,
         clips_per_epoch: int | None = None,
         target_dbfs: float = DEFAULT_TARGET_DBFS,
+        voices: bool = False,
     ) -> None:
         super().__init__()
         if not kits:
@@ -935,7 +939,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             raise ValueError(f"rank must be in 0..{world_size - 1}, not {rank}")
         if midi_files is not None and len(midi_files) == 0:
             raise ValueError("midi_files is empty (pass None for procedural grooves)")
-        self.kits = [_resolve_kit(kit, sr) for kit in kits]
+        self.kits = [_resolve_kit(kit, sr, voices) for kit in kits]
         self.midi_files = None if midi_files is None else [Path(p) for p in midi_files]
         self.clip_seconds = float(clip_seconds)
         self.sr = int(sr)

@@ -68,6 +68,9 @@ class TrainConfig:
         render_kits: kits that render synthetic stems (empty: the built-ins the synthesizer does
             not use, or all of them if it uses every one).
         augment: augment synthetic stems (reverb, EQ, compression, noise, per-hit variation).
+        render_voices: play MIDI notes that have a voice of their own (side stick, splash, China,
+            see :data:`~drummernet.constants.VOICES`) with that one-shot where the render kit
+            has it; off, every note of a component sounds its main one-shot.
         seed: seed of the model initialisation and of the data stream.
         num_workers: data-loader worker processes per rank.
         log_every: steps between metric log lines.
@@ -102,6 +105,7 @@ class TrainConfig:
     synthetic_fraction: float = 0.7
     render_kits: tuple[str, ...] = DEFAULT_RENDER_KITS
     augment: bool = True
+    render_voices: bool = False
     seed: int = 0
     num_workers: int = 1
     log_every: int = 10
@@ -308,6 +312,7 @@ def build_dataset(
             sr=sr,
             augment=config.augment,
             seed=config.seed,
+            voices=config.render_voices,
         )
         if supervised:
             from .synthetic import LabelledStems

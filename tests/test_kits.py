@@ -19,7 +19,7 @@ from drum_components.render import (
     example_score,
     make_one_shot,
 )
-from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
 from drummernet.kits import ALIASES, DrumKit, KitError, component_for_name, list_kits
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "drummernet" / "data"
@@ -265,9 +265,9 @@ def test_manifest_matches_files_on_disk():
     for name, entry in manifest["kits"].items():
         assert entry["description"] and entry["source"] and entry["license"], name
         # every component, plus optional extra voices (all SoundFont kits have all of them)
-        assert set(COMPONENTS) <= set(entry["files"]) <= set(VOICE_CODES), name
+        assert set(COMPONENTS) <= set(entry["files"]) <= set(COMPONENTS) | set(VOICES), name
         if "bank 128" in entry["source"]:
-            assert set(entry["files"]) == set(VOICE_CODES), name
+            assert set(entry["files"]) == set(COMPONENTS) | set(VOICES), name
         for code, rel in entry["files"].items():
             path = KIT_DIR / rel
             assert path.is_file(), path
@@ -350,3 +350,26 @@ def test_voice_rows_of_a_kit_pool_come_from_a_kit_that_has_the_voice():
     assert torch.equal(alone[0, 0], alone[0, 1])
     with pytest.raises(KitError, match="unknown component"):
         DrumKit.builtin("audiophob", components=["SD_NOPE"])
+
+
+def test_room_voices_are_the_main_one_shot_through_the_fixed_room(tmp_path):
+    from scipy.signal import fftconvolve
+
+    from drummernet.constants import voice_component
+    from drummernet.synthesizer import load_kit_tensor, room_response
+
+    assert voice_component("SD_ROOM") == "SD" and voice_component("SD_XS") == "SD"
+    codes = ("KD", "SD", "SD_ROOM")
+    shots = load_kit_tensor(["gmbank_standard"], codes, 16000, max_seconds=1.0)[0]
+    dry = DrumKit.builtin("gmbank_standard", sr=16000).samples["SD"]
+    wet = fftconvolve(dry, room_response(16000))
+    assert len(dry) < len(wet) <= shots.shape[-1]  # rings on, within the 1 s cut
+    np.testing.assert_allclose(shots[2, : len(wet)].numpy(), wet / np.abs(wet).max(), atol=1e-4)
+    assert not shots[2, len(wet) :].any()
+    # A folder kit gets its room voices too (it has no extra voices of its own to load).
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    for code in ("KD", "SD"):
+        sf.write(folder / f"{code}.wav", DrumKit.builtin("gmbank_standard").samples[code], 16000)
+    own = load_kit_tensor([str(folder)], codes, 16000, max_seconds=1.0)[0]
+    assert own.shape[0] == 3 and own[2].abs().max() == pytest.approx(1.0)

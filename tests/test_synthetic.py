@@ -430,3 +430,11 @@ def test_labelled_stems_targets_sit_on_the_rendered_hits(kits):
     for f in onsets.tolist():
         if 1 <= f < len(frames) - 1:  # the hit frame (or the next) is louder than the one before
             assert frames[f : f + 2].max() > frames[f - 1]
+
+
+def test_synthetic_stems_load_extra_voices_only_when_asked():
+    plain = synthetic._resolve_kit("fluidr3_standard", SR)
+    voiced = synthetic._resolve_kit("fluidr3_standard", SR, voices=True)
+    side_stick = VOICE_CODES.index("SD_XS")
+    assert side_stick not in plain.shots and side_stick in voiced.shots
+    assert set(plain.shots) == set(range(len(COMPONENTS)))

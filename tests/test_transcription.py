@@ -322,5 +322,8 @@ def test_merge_voices_adds_each_voice_into_its_component():
     merged, codes = merge_voices(rows, ("KD", "SD", "SD_XS", "CY_CHN"))
     assert codes == ("KD", "SD", "CY_CRC")
     np.testing.assert_array_equal(merged, [rows[0], rows[1] + rows[2], rows[3]])
+    merged, codes = merge_voices(rows, ("KD", "KD_ROOM", "SD_ROOM", "SD"))  # room voices too
+    assert codes == ("KD", "SD")
+    np.testing.assert_array_equal(merged, [rows[0] + rows[1], rows[2] + rows[3]])
     same, plain = merge_voices(rows[:3], COMPS)  # no extra voices: unchanged
     assert plain == COMPS and same is not None and np.array_equal(same, rows[:3])

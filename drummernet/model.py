@@ -133,17 +133,23 @@ class DrummerNet(nn.Module):
         return self.analyzer(audio, alpha=alpha)
 
     def synthesize(
-        self, activations: torch.Tensor, samples: int, kit_index: torch.Tensor | None = None
+        self,
+        activations: torch.Tensor,
+        samples: int,
+        kit_index: torch.Tensor | None = None,
+        shot_length: int | None = None,
     ) -> torch.Tensor:
-        """Activations ``(batch, n_components, frames)`` -> audio ``(batch, samples)``."""
+        """Activations ``(batch, n_components, frames)`` -> audio ``(batch, samples)``; see
+        :meth:`Synthesizer.forward` for ``shot_length``."""
         impulses = upsample_impulses(activations, self.hop_length, samples)
-        return self.synthesizer(impulses, kit_index)
+        return self.synthesizer(impulses, kit_index, shot_length)
 
     def forward(
         self,
         audio: torch.Tensor,
         kit_index: torch.Tensor | None = None,
         alpha: float | None = None,
+        shot_length: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Analyse and resynthesise.
 
@@ -151,12 +157,14 @@ class DrummerNet(nn.Module):
             audio: ``(batch, samples)``.
             kit_index: ``(batch, n_components)`` synthesizer kit per example and component.
             alpha: optional entmax alpha for the analyzer (training warm-up).
+            shot_length: optional one-shot cut in samples (training warm-up).
 
         Returns:
             ``(reconstruction (batch, samples), activations (batch, n_components, frames))``.
         """
         activations = self.analyze(audio, alpha=alpha)
-        return self.synthesize(activations, audio.shape[-1], kit_index), activations
+        recon = self.synthesize(activations, audio.shape[-1], kit_index, shot_length)
+        return recon, activations
 
     # ----------------------------------------------------------------------------- persistence
 

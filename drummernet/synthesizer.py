@@ -94,13 +94,18 @@ class Synthesizer(nn.Module):
         )
 
     def forward(
-        self, impulses: torch.Tensor, kit_index: torch.Tensor | None = None
+        self,
+        impulses: torch.Tensor,
+        kit_index: torch.Tensor | None = None,
+        shot_length: int | None = None,
     ) -> torch.Tensor:
         """Render impulses to audio.
 
         Args:
             impulses: ``(batch, n_components, samples)``.
             kit_index: ``(batch, n_components)`` kit per example and component; default kit 0.
+            shot_length: cut every one-shot to this many samples (with a short fade), as the
+                trainer's one-shot warm-up does; ``None`` plays them whole.
 
         Returns:
             audio ``(batch, samples)``.
@@ -112,6 +117,10 @@ class Synthesizer(nn.Module):
             shots = self.kits[0].expand(b, -1, -1)
         else:
             shots = self.kits[kit_index, torch.arange(n, device=self.kits.device)]
+        if shot_length is not None and 0 < shot_length < shots.shape[-1]:
+            fade = torch.linspace(1.0, 0.0, max(1, shot_length // 4) + 1, device=shots.device)[1:]
+            shots = shots[..., :shot_length].clone()
+            shots[..., shot_length - len(fade) :] *= fade
         size = _next_fast_len(samples + shots.shape[-1] - 1)
         spectrum = torch.fft.rfft(impulses, size) * torch.fft.rfft(shots.to(impulses.dtype), size)
         return torch.fft.irfft(spectrum.sum(dim=1), size)[..., :samples]

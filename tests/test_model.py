@@ -45,6 +45,21 @@ def test_synthesizer_sums_components_and_picks_kits():
         torch.testing.assert_close(out[b], expected, atol=2e-6, rtol=0)
 
 
+def test_synthesizer_can_cut_its_one_shots_for_the_warm_up():
+    kit = synthetic_kit(length=3000)
+    synth = Synthesizer(kit)
+    impulses = torch.zeros(1, 3, 6000)
+    impulses[0, 1, 100] = 1.0
+    cut = synth(impulses, shot_length=800)[0]
+    torch.testing.assert_close(cut[100:700], kit[1, :600], atol=2e-6, rtol=0)  # before the fade
+    ramp = cut[700:900] / kit[1, 600:800]
+    assert ramp[0] > 0.95 and ramp[-1] < 0.01 and torch.all(ramp[1:] <= ramp[:-1] + 1e-4)
+    assert cut[900:].abs().max() < 1e-5  # nothing after the cut
+    whole = synth(impulses)[0]  # default, and any length beyond the one-shot: unchanged
+    torch.testing.assert_close(synth(impulses, shot_length=5000)[0], whole)
+    torch.testing.assert_close(whole[100:3100], kit[1], atol=2e-6, rtol=0)
+
+
 def test_zero_insertion_is_exact():
     act = torch.rand(2, 3, 7)
     up = upsample_impulses(act, 80, 7 * 80 - 13)

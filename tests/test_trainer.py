@@ -283,3 +283,15 @@ def test_teacher_guides_only_the_first_teacher_steps(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert ["teacher_loss" in x for x in lines] == [True, True, False]
     assert lines[0]["loss"] == pytest.approx(lines[0]["reconstruction"] + lines[0]["teacher_loss"])
+
+
+def test_one_shot_warm_up_schedule():
+    from drummernet.trainer import TrainConfig, shot_length_at
+
+    config = TrainConfig(shot_warmup_steps=100, shot_start_seconds=0.05)
+    assert TrainConfig().shot_warmup_steps == 0 and shot_length_at(TrainConfig(), 0, 16000) is None
+    assert shot_length_at(config, 0, 16000) == 800
+    full = config.model.one_shot_seconds * 16000
+    assert shot_length_at(config, 50, 16000) == int((0.05 + (1.0 - 0.05) / 2) * 16000)
+    assert 800 < shot_length_at(config, 99, 16000) < full
+    assert shot_length_at(config, 100, 16000) is None

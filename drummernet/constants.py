@@ -109,15 +109,26 @@ ROOM_VOICES: dict[str, str] = {f"{code}_ROOM": code for code in COMPONENTS}
 ROOM_RT60 = 0.4
 ROOM_SEED = 2019
 
+#: Bright voices: the main one-shot of the kick and snare above :data:`BRIGHT_CUTOFF_HZ`, derived
+#: on load like the room voices. A real snare's wires and a kick's beater click are often far
+#: brighter than a kit's one-shot; a synthesizer without a brighter snare can only add that
+#: energy with hi-hat strokes, and every snare then reads as a snare plus a hi-hat.
+BRIGHT_VOICES: dict[str, str] = {"KD_HF": "KD", "SD_HF": "SD"}
+BRIGHT_CUTOFF_HZ = 2000.0
+
 #: Every code that can name a one-shot or an analyzer row: the components, the extra voices, then
-#: the room voices.
-VOICE_CODES: tuple[str, ...] = COMPONENTS + tuple(VOICES) + tuple(ROOM_VOICES)
+#: the derived room and bright voices.
+VOICE_CODES: tuple[str, ...] = (
+    COMPONENTS + tuple(VOICES) + tuple(ROOM_VOICES) + tuple(BRIGHT_VOICES)
+)
 
 
 def voice_component(code: str) -> str:
     """The component a voice code belongs to (a component code is its own voice)."""
     if code in ROOM_VOICES:
         return ROOM_VOICES[code]
+    if code in BRIGHT_VOICES:
+        return BRIGHT_VOICES[code]
     return VOICES[code][0] if code in VOICES else code
 
 

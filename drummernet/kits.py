@@ -86,7 +86,7 @@ def _check_components(components: Iterable[str]) -> tuple[str, ...]:
         raise KitError(
             f"unknown component code(s) {', '.join(map(str, unknown))}; "
             f"valid codes: {', '.join(COMPONENTS)} (extra voices: {', '.join(VOICES)}; "
-            "room voices: a component code + _ROOM)"
+            "room voices: a component code + _ROOM; bright voices: KD_HF, SD_HF)"
         )
     return components
 

@@ -175,7 +175,7 @@ def load_kit_tensor(
         else DrumKit(k.name, sr, {c: resample(x, k.sr, sr) for c, x in k.samples.items()})
         for k in loaded
     ]
-    loaded = [_add_room_voices(k, components) for k in _fill_voices(loaded, components)]
+    loaded = [_add_derived_voices(k, components) for k in _fill_voices(loaded, components)]
     max_len = int(max_seconds * sr)
     tensors = [
         normalize_shots(_cut(k.to_tensor(components), max_len, fade=int(0.02 * sr)), sr, norm)
@@ -205,21 +205,29 @@ def room_response(sr: int) -> np.ndarray:
     return room_impulse_response(np.random.default_rng(ROOM_SEED), ROOM_RT60, sr)
 
 
-def _add_room_voices(kit, codes: Sequence[str]):
-    """``kit`` with the room voices among ``codes``: its main one-shots through :func:`room_response`
-    (the room alone: an impulse on the dry voice and one on the room voice make any mix)."""
-    from scipy.signal import fftconvolve
+def _add_derived_voices(kit, codes: Sequence[str]):
+    """``kit`` with the derived voices among ``codes``: room voices, its main one-shots through
+    :func:`room_response` (the room alone: an impulse on the dry voice and one on the room voice
+    make any mix); bright voices, its main one-shots through a causal 4th-order Butterworth
+    high-pass at :data:`~drummernet.constants.BRIGHT_CUTOFF_HZ` (the attack stays at sample 0)."""
+    from scipy.signal import butter, fftconvolve, sosfilt
 
-    from .constants import ROOM_VOICES
+    from .constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES
     from .kits import DrumKit
 
-    wanted = [c for c in codes if c in ROOM_VOICES and ROOM_VOICES[c] in kit.samples]
+    parents = {**ROOM_VOICES, **BRIGHT_VOICES}
+    wanted = [c for c in codes if c in parents and parents[c] in kit.samples]
     if not wanted:
         return kit
-    room = room_response(kit.sr)
     samples = dict(kit.samples)
     for code in wanted:
-        samples[code] = fftconvolve(samples[ROOM_VOICES[code]], room).astype(np.float32)
+        shot = samples[parents[code]]
+        if code in ROOM_VOICES:
+            derived = fftconvolve(shot, room_response(kit.sr))
+        else:
+            sos = butter(4, BRIGHT_CUTOFF_HZ, btype="highpass", fs=kit.sr, output="sos")
+            derived = sosfilt(sos, shot)
+        samples[code] = derived.astype(np.float32)
     return DrumKit(kit.name, kit.sr, samples)
 
 

@@ -373,3 +373,20 @@ def test_room_voices_are_the_main_one_shot_through_the_fixed_room(tmp_path):
         sf.write(folder / f"{code}.wav", DrumKit.builtin("gmbank_standard").samples[code], 16000)
     own = load_kit_tensor([str(folder)], codes, 16000, max_seconds=1.0)[0]
     assert own.shape[0] == 3 and own[2].abs().max() == pytest.approx(1.0)
+
+
+def test_bright_voices_are_the_main_one_shot_above_the_cutoff():
+    from drummernet.constants import BRIGHT_CUTOFF_HZ, voice_component
+    from drummernet.synthesizer import load_kit_tensor
+
+    assert voice_component("SD_HF") == "SD" and voice_component("KD_HF") == "KD"
+    shots = load_kit_tensor(["fluidr3_standard"], ("SD", "SD_HF"), 16000, max_seconds=1.0)[0]
+    freqs = np.fft.rfftfreq(shots.shape[-1], 1 / 16000)
+    dry, bright = (np.abs(np.fft.rfft(row.numpy())) ** 2 for row in shots)
+    low = freqs < BRIGHT_CUTOFF_HZ / 2
+    # The octave below the cutoff loses most of its energy; well above it nothing changes shape.
+    assert bright[low].sum() / bright.sum() < 0.1 * dry[low].sum() / dry.sum()
+    high = freqs > 2 * BRIGHT_CUTOFF_HZ
+    ratio = bright[high] / np.maximum(dry[high], 1e-12)
+    assert np.median(ratio) == pytest.approx(np.median(ratio[: len(ratio) // 2]), rel=0.3)
+    assert np.argmax(np.abs(shots[1].numpy()) > 0.01) < 16  # the attack stays at the start

@@ -297,3 +297,16 @@ def test_kit_norms():
     assert (normalize_shots(torch.zeros(2, 10), SR, "energy") == 0).all()
     with pytest.raises(ValueError, match="kit norm"):
         normalize_shots(shots, SR, "loudest")
+
+
+def test_gate_bias_starts_every_component_quiet():
+    torch.manual_seed(0)
+    loud = DrummerNet(tiny_config(), kits=synthetic_kit())
+    torch.manual_seed(0)
+    quiet = DrummerNet(tiny_config(gate_bias=-4.0), kits=synthetic_kit())
+    audio = torch.randn(1, SR)
+    bias = quiet.analyzer.component_scores.bias
+    assert torch.all(bias[:-1] == -4.0) and bias[-1] == loud.analyzer.component_scores.bias[-1]
+    with torch.no_grad():
+        ratio = quiet.analyze(audio).sum() / loud.analyze(audio).sum()
+    assert 0.01 < ratio < 0.1  # sigmoid(-4) / sigmoid(0) is about 0.036, weights aside

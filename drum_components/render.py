@@ -462,7 +462,9 @@ def render_kits(
                     print(f"kit {kit.name}: no {code} ({error})", file=sys.stderr)
                     continue
                 raise RenderError(f"kit {kit.name}, {code}: {error}") from None
-            siblings = [c for c in shots if code in VOICES and voice_component(c) == VOICES[code][0]]
+            siblings = [
+                c for c in shots if code in VOICES and voice_component(c) == VOICES[code][0]
+            ]
             copy = next((c for c in siblings if same_recording(shot, shots[c])), None)
             if copy is not None:
                 # Presets map unplayed notes to another sample; a copy is not a voice.

@@ -870,9 +870,8 @@ def augment_audio(audio: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_
 
 def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int, voices: bool = False) -> PreparedKit:
     if isinstance(kit, str):
-        from .kits import DrumKit  # imported lazily: only needed when kits are given by name
-
-        from .kits import list_kits
+        # imported lazily: only needed when kits are given by name
+        from .kits import DrumKit, list_kits
 
         # A built-in kit brings its extra voices (side stick, splash...) for hits that name them.
         builtin = voices and kit in list_kits()

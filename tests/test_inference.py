@@ -247,7 +247,9 @@ def test_a_voice_model_transcribes_into_components():
     kit = synthetic_kit()
     click = torch.zeros(1, kit.shape[1])
     click[0, :40] = torch.hann_window(40)
-    net = DrummerNet(tiny_config(components=(*TINY_COMPONENTS, "SD_XS")), kits=torch.cat([kit, click]))
+    net = DrummerNet(
+        tiny_config(components=(*TINY_COMPONENTS, "SD_XS")), kits=torch.cat([kit, click])
+    )
     audio, _ = drum_loop(2.0)
     result = transcribe(audio, SR, model=net)
     assert result.components == TINY_COMPONENTS

@@ -121,3 +121,20 @@ def test_report_summarizes_seeds():
     assert base["dev_KD_sd"] == pytest.approx(0.1414, abs=1e-4) and base["dev_HH"] is None
     assert softmax["seeds"] == 1 and softmax["dev_KD_sd"] is None
     assert runner._cell(base, "dev_KD") == "0.700 ± 0.141"
+
+
+def test_hat_leak_sorts_onsets_and_reads_hat_strength():
+    import numpy as np
+
+    from experiments.hat_leak import hat_strength, onset_kinds
+
+    reference = {"HH": np.array([0.0, 0.5, 1.0]), "SD": np.array([0.51, 2.0]), "KD": [3.0]}
+    kinds = onset_kinds(reference, window=0.03)
+    assert kinds["hat alone"].tolist() == [0.0, 1.0]
+    assert kinds["hat + KD/SD"].tolist() == [0.5]
+    assert kinds["SD, no hat"].tolist() == [2.0] and kinds["KD, no hat"].tolist() == [3.0]
+    assert onset_kinds({"KD": [1.0]}, 0.03)["hat alone"].size == 0  # no hats annotated
+    hats = np.zeros(400, np.float32)
+    hats[100], hats[101] = 0.3, 0.2  # one stroke split over two frames, at 0.5 s (200 frames/s)
+    strength = hat_strength(hats, np.array([0.5, 0.52, 1.5]), frame_rate=200.0, window=0.03)
+    np.testing.assert_allclose(strength, [0.5, 0.5, 0.0])

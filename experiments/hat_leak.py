@@ -83,7 +83,7 @@ def main() -> None:
         rows, codes = merge_voices(analyze_audio(model, audio * np.float32(gain)), model.components)
         hats = sum(rows[codes.index(code)] for code in HATS if code in codes)
         cells = []
-        for kind, times in onset_kinds(track.reference, args.window).items():
+        for times in onset_kinds(track.reference, args.window).values():
             values = hat_strength(hats, times, frame_rate, args.window)
             cells.append(f"{np.median(values):.3f} ({len(values)})" if len(values) else "-")
         print(f"{track.name:24s}" + "".join(f"{cell:>16s}" for cell in cells))

@@ -166,6 +166,25 @@ def _load_files(
     }
 
 
+def load_with_voices(
+    spec: str | os.PathLike | Mapping[str, str | os.PathLike],
+    codes: Iterable[str],
+    sr: int = SAMPLE_RATE,
+) -> DrumKit:
+    """Load the components among ``codes`` strictly (as :meth:`DrumKit.load`), plus the extra
+    voices among them (:data:`~drummernet.constants.VOICES`) that a built-in kit has.
+
+    Other sources, and built-in kits lacking a voice, simply leave it out; derived voices
+    (room, bright) are the synthesizer's to make.
+    """
+    codes = tuple(codes)
+    kit = DrumKit.load(spec, sr=sr, components=[c for c in codes if c in COMPONENTS])
+    extra = [c for c in codes if c in VOICES]
+    if extra and isinstance(spec, str) and spec in list_kits():
+        kit.samples.update(DrumKit.builtin(spec, sr=sr, components=extra).samples)
+    return kit
+
+
 @dataclass
 class DrumKit:
     """A set of one-shots, one per drum component, at one sample rate.

@@ -161,14 +161,14 @@ def load_kit_tensor(
     """
     if isinstance(kits, torch.Tensor):
         return kits if kits.dim() == 3 else kits.unsqueeze(0)
-    from .kits import DrumKit
+    from .kits import DrumKit, load_with_voices
 
     if isinstance(kits, (str, DrumKit)) or not isinstance(kits, Sequence):
         kits = [kits]
     from .audio import resample
 
     components = tuple(components)
-    loaded = [k if isinstance(k, DrumKit) else _load_with_voices(k, components, sr) for k in kits]
+    loaded = [k if isinstance(k, DrumKit) else load_with_voices(k, components, sr) for k in kits]
     loaded = [
         k
         if k.sr == sr
@@ -183,18 +183,6 @@ def load_kit_tensor(
     ]
     length = max(t.shape[-1] for t in tensors)
     return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])
-
-
-def _load_with_voices(spec, codes: Sequence[str], sr: int):
-    """Load a kit's components strictly, plus the extra voices a built-in kit has."""
-    from .constants import COMPONENTS, VOICES
-    from .kits import DrumKit, list_kits
-
-    kit = DrumKit.load(spec, sr=sr, components=[c for c in codes if c in COMPONENTS])
-    extra = [c for c in codes if c in VOICES]
-    if extra and isinstance(spec, str) and spec in list_kits():
-        kit.samples.update(DrumKit.builtin(spec, sr=sr, components=extra).samples)
-    return kit
 
 
 def room_response(sr: int) -> np.ndarray:

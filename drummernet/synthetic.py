@@ -535,7 +535,7 @@ class PreparedKit:
         sr: sample rate of the shots.
         shots: voice index (:data:`~drummernet.constants.VOICE_CODES`; a component's index is
             its main voice's) -> ``(samples,)`` float32 one-shot.
-        dark: component index -> ``(samples,)`` the one-shot through a one-pole lowpass at
+        dark: voice index -> ``(samples,)`` the one-shot through a one-pole lowpass at
             :data:`BRIGHTNESS_CUTOFF_HZ`, mixed in for soft hits.
     """
 
@@ -871,11 +871,10 @@ def augment_audio(audio: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_
 def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int, voices: bool = False) -> PreparedKit:
     if isinstance(kit, str):
         # imported lazily: only needed when kits are given by name
-        from .kits import DrumKit, list_kits
+        from .kits import load_with_voices
 
         # A built-in kit brings its extra voices (side stick, splash...) for hits that name them.
-        builtin = voices and kit in list_kits()
-        kit = DrumKit.load(kit, sr=sr, components=(*COMPONENTS, *VOICES) if builtin else COMPONENTS)
+        kit = load_with_voices(kit, (*COMPONENTS, *VOICES) if voices else COMPONENTS, sr)
     return prepare_kit(kit, sr)
 
 

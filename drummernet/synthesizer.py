@@ -117,10 +117,9 @@ class Synthesizer(nn.Module):
             shots = self.kits[0].expand(b, -1, -1)
         else:
             shots = self.kits[kit_index, torch.arange(n, device=self.kits.device)]
-        if shot_length is not None and 0 < shot_length < shots.shape[-1]:
-            fade = torch.linspace(1.0, 0.0, max(1, shot_length // 4) + 1, device=shots.device)[1:]
-            shots = shots[..., :shot_length].clone()
-            shots[..., shot_length - len(fade) :] *= fade
+        if shot_length is not None and shot_length > 0:
+            # A fade over the last quarter (the ramp's first point, 1, is the sample before it).
+            shots = _cut(shots, shot_length, fade=max(1, shot_length // 4) + 1)
         size = _next_fast_len(samples + shots.shape[-1] - 1)
         spectrum = torch.fft.rfft(impulses, size) * torch.fft.rfft(shots.to(impulses.dtype), size)
         return torch.fft.irfft(spectrum.sum(dim=1), size)[..., :samples]
@@ -208,13 +207,13 @@ def _add_derived_voices(kit, codes: Sequence[str]):
     if not wanted:
         return kit
     samples = dict(kit.samples)
+    room = room_response(kit.sr) if any(c in ROOM_VOICES for c in wanted) else None
+    highpass = None
+    if any(c in BRIGHT_VOICES for c in wanted):
+        highpass = butter(4, BRIGHT_CUTOFF_HZ, btype="highpass", fs=kit.sr, output="sos")
     for code in wanted:
         shot = samples[parents[code]]
-        if code in ROOM_VOICES:
-            derived = fftconvolve(shot, room_response(kit.sr))
-        else:
-            sos = butter(4, BRIGHT_CUTOFF_HZ, btype="highpass", fs=kit.sr, output="sos")
-            derived = sosfilt(sos, shot)
+        derived = fftconvolve(shot, room) if code in ROOM_VOICES else sosfilt(highpass, shot)
         samples[code] = derived.astype(np.float32)
     return DrumKit(kit.name, kit.sr, samples)
 
@@ -244,10 +243,11 @@ def _fill_voices(kits: list, codes: Sequence[str]) -> list:
 
 
 def _cut(shots: torch.Tensor, length: int, fade: int) -> torch.Tensor:
-    """Cut ``shots: (n, samples)`` to ``length`` with a linear fade-out, so a cut ring never clicks."""
+    """Cut ``shots: (..., samples)`` to ``length`` with a linear fade-out over its last ``fade``
+    samples (from 1 to 0), so a cut ring never clicks."""
     if shots.shape[-1] <= length:
         return shots
-    shots = shots[:, :length].clone()
+    shots = shots[..., :length].clone()
     fade = min(fade, length)
-    shots[:, length - fade :] *= torch.linspace(1.0, 0.0, fade)
+    shots[..., length - fade :] *= torch.linspace(1.0, 0.0, fade, device=shots.device)
     return shots

@@ -37,7 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from drummernet.audio import atomic_write, load_audio
-from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES, voice_component
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICES, voice_component
 
 #: Sample rate of the shipped one-shots (the model resamples them to its own rate on load).
 RENDER_SR = 44100
@@ -451,7 +451,7 @@ def render_kits(
         raw = render_raw_hits(sources, Path(tmp))
     for kit in sources:
         shots = {}
-        for code in VOICE_CODES:
+        for code in (*COMPONENTS, *VOICES):
             if code not in kit.hits:
                 continue
             max_seconds = LONG_SECONDS if code in LONG_COMPONENTS else MAX_SECONDS
@@ -492,9 +492,9 @@ def render_kits(
 def remove_stale_kits(out: Path, keep: set[str]) -> None:
     """Delete kit folders of an earlier render that are no longer in the manifest.
 
-    Only folders holding nothing but ``<COMPONENT>.flac`` files are touched.
+    Only folders holding nothing but ``<COMPONENT>.flac`` and extra-voice files are touched.
     """
-    names = {f"{code}.flac" for code in VOICE_CODES}
+    names = {f"{code}.flac" for code in (*COMPONENTS, *VOICES)}
     for folder in out.iterdir():
         if not folder.is_dir() or folder.name in keep:
             continue

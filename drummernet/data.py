@@ -138,7 +138,9 @@ class TrainingClips(torch.utils.data.Dataset):
         weights: relative probability of drawing from each source (default: equal).
         seed: stream seed.
 
-    Returns from ``__getitem__``: ``(samples,)`` float32 tensor, loudness-normalised.
+    Returns from ``__getitem__``: ``(samples,)`` float32 tensor, loudness-normalised; when a
+    source has ``clean_target`` (its items are ``(input, target)`` rows), every item is
+    ``(2, samples)``, and the other sources' audio is its own target.
     """
 
     def __init__(
@@ -150,6 +152,7 @@ class TrainingClips(torch.utils.data.Dataset):
         w = np.ones(len(self.sources)) if weights is None else np.asarray(weights, dtype=float)
         self.weights = w / w.sum()
         self.seed = seed
+        self.pairs = any(getattr(source, "clean_target", False) for source in self.sources)
 
     def __len__(self) -> int:
         return 2**62  # an endless stream, indexed by global example number
@@ -157,4 +160,7 @@ class TrainingClips(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, int(index)])
         source = self.sources[rng.choice(len(self.sources), p=self.weights)]
-        return source.example(int(index))
+        item = source.example(int(index))
+        if self.pairs and isinstance(item, torch.Tensor) and item.ndim == 1:
+            item = torch.stack([item, item])
+        return item

@@ -88,6 +88,11 @@ REVERB_WET_RANGE = (0.05, 0.4)
 #: Random EQ: probability, gain range of each band in dB.
 EQ_PROBABILITY = 0.75
 EQ_GAIN_DB = 6.0
+#: Per-drum EQ of ``stem_eq`` renders: probability per component, gain range of each band in dB.
+#: Real drums differ from the kits' one-shots drum by drum (a brighter snare, a boomier kick),
+#: which a mix-wide EQ cannot imitate.
+STEM_EQ_PROBABILITY = 0.75
+STEM_EQ_GAIN_DB = 9.0
 #: Compression: probability, threshold below peak (dB) and ratio ranges.
 COMPRESSION_PROBABILITY = 0.5
 COMPRESSION_THRESHOLD_DB = (-20.0, -6.0)
@@ -595,7 +600,10 @@ def render(
     rng: np.random.Generator,
     sr: int = SAMPLE_RATE,
     augment: bool = True,
-) -> np.ndarray:
+    *,
+    stem_eq: bool = False,
+    return_dry: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Render a performance with one-shots from a pool of kits.
 
     Each component takes its one-shots from one kit of the pool drawn per performance, or with
@@ -616,15 +624,24 @@ def render(
     ``(velocity / 127) ** DEFAULT_VELOCITY_GAMMA`` (choked open hats apart), divided by its peak
     only if that exceeds 1.
 
+    With ``stem_eq`` (and ``augment``) each component's stem also goes, with probability
+    :data:`STEM_EQ_PROBABILITY`, through its own random EQ of up to +-:data:`STEM_EQ_GAIN_DB`
+    before the stems are mixed. With ``return_dry`` the dry mix comes too: the same hits, with
+    the same per-hit variation, before the per-drum EQ and :func:`augment_audio`. It is what the
+    synthesizer's one-shots can rebuild, the target of ``clean_target`` training.
+
     Args:
         performance: the hits; hits at or after ``performance.duration`` are ignored.
         kits: the pool; :class:`~drummernet.kits.DrumKit` or :class:`PreparedKit` (faster).
         rng: source of randomness; the same state gives the same audio.
         sr: output sample rate.
         augment: vary hits and augment the mix (training) or render plainly.
+        stem_eq: a random EQ per drum (see above).
+        return_dry: also return the dry mix (see above).
 
     Returns:
-        ``(round(performance.duration * sr),)`` float32 audio with peak <= 1.
+        ``(round(performance.duration * sr),)`` float32 audio with peak <= 1; with
+        ``return_dry``, ``(audio, dry)``, the dry mix as summed (not peak-limited).
     """
     if not kits:
         raise ValueError("render needs at least one kit")
@@ -644,6 +661,8 @@ def render(
     fade_len = max(1, int(CHOKE_FADE_SECONDS * sr))
     fade = np.linspace(1.0, 0.0, fade_len + 2, dtype=np.float32)[1:-1]
 
+    stem_eq = stem_eq and augment
+    dry_out = np.zeros(n, dtype=np.float32) if return_dry else None
     variants: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
     for component in np.unique(components):
         component = int(component)
@@ -651,6 +670,8 @@ def render(
         hits = np.flatnonzero(components == component)
         if not candidates:
             continue
+        # Each drum's own stem when it is kept apart or filtered apart; else straight into the mix.
+        stem = np.zeros(n, dtype=np.float32) if (return_dry or stem_eq) else out
         if augment and len(candidates) > 1 and rng.random() < PER_HIT_KIT_PROBABILITY:
             choice = rng.choice(candidates, size=len(hits))
         else:
@@ -691,7 +712,7 @@ def render(
                 if k < len(chokers) and chokers[k] - start + fade_len < length:
                     choke_at = int(chokers[k] - start)
                     length = choke_at + fade_len
-            target = out[start : start + length]
+            target = stem[start : start + length]
             if augment:
                 gain = amplitudes[hit] * level
                 segment = (gain * dry[j]) * bright[:length] + (gain * (1 - dry[j])) * dark[:length]
@@ -700,13 +721,19 @@ def render(
             if choke_at is not None:
                 segment[choke_at:] *= fade
             target += segment
+        if stem is not out:
+            if dry_out is not None:
+                dry_out += stem
+            if stem_eq and rng.random() < STEM_EQ_PROBABILITY:
+                stem = scipy.signal.sosfilt(_random_eq(rng, sr, STEM_EQ_GAIN_DB), stem)
+            out += stem.astype(np.float32, copy=False)
 
     if augment:
         out = augment_audio(out, rng, sr)
     peak = float(np.max(np.abs(out), initial=0.0))
     if peak > 1.0:
         out /= peak
-    return out
+    return (out, dry_out) if dry_out is not None else out
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,11 +811,12 @@ def _biquad(kind: str, freq: float, gain_db: float, q: float, sr: int) -> np.nda
     return np.array(b + den) / den[0]
 
 
-def _random_eq(rng: np.random.Generator, sr: int) -> np.ndarray:
-    """``(sections, 6)`` second-order sections of 1-3 random shelves or peaks."""
+def _random_eq(rng: np.random.Generator, sr: int, gain_db: float = EQ_GAIN_DB) -> np.ndarray:
+    """``(sections, 6)`` second-order sections of 1-3 random shelves or peaks of up to
+    +-``gain_db``."""
     sections = []
     for kind in rng.choice(["low", "high", "peak"], size=int(rng.integers(1, 4)), replace=False):
-        gain = rng.uniform(-EQ_GAIN_DB, EQ_GAIN_DB)
+        gain = rng.uniform(-gain_db, gain_db)
         if kind == "low":
             sections.append(_biquad("low", rng.uniform(60, 300), gain, 0.707, sr))
         elif kind == "high":
@@ -868,6 +896,10 @@ def augment_audio(audio: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_
 # --------------------------------------------------------------------------------------------
 
 
+def _rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+
+
 def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int, voices: bool = False) -> PreparedKit:
     if isinstance(kit, str):
         # imported lazily: only needed when kits are given by name
@@ -910,9 +942,14 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         target_dbfs: RMS loudness of each item.
         voices: built-in kits named in ``kits`` also load their extra voices, so MIDI notes that
             name one (a side stick...) sound it (see :func:`render`).
+        clean_target: items are ``(2, samples)``: the augmented crop and its dry mix (see
+            :func:`render`) at the same RMS, the input and the target of denoising
+            reconstruction.
+        stem_eq: a random EQ per drum as well (see :func:`render`).
 
     Yields:
-        ``audio: (samples,)`` float32 tensor, or ``(audio, labels)`` with ``return_labels``.
+        ``audio: (samples,)`` float32 tensor (``(2, samples)`` with ``clean_target``), or
+        ``(audio, labels)`` with ``return_labels``.
     """
 
     def __init__(
@@ -929,6 +966,8 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         clips_per_epoch: int | None = None,
         target_dbfs: float = DEFAULT_TARGET_DBFS,
         voices: bool = False,
+        clean_target: bool = False,
+        stem_eq: bool = False,
     ) -> None:
         super().__init__()
         if not kits:
@@ -948,6 +987,8 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         self.world_size = world_size
         self.clips_per_epoch = clips_per_epoch
         self.target_dbfs = float(target_dbfs)
+        self.clean_target = clean_target
+        self.stem_eq = stem_eq
         self.epoch = 0
         # Components no kit can play would be labelled yet silent, so they are never rendered.
         self._playable = sorted({c for kit in self.kits for c in kit.shots})
@@ -974,8 +1015,8 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         """Item ``index`` of the current epoch's stream (what iteration yields)."""
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, index])
         for _ in range(_MAX_SILENT_RETRIES):
-            audio, labels = self._render_crop(rng)
-            rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+            audio, dry, labels = self._render_crop(rng)
+            rms = _rms(audio)
             if rms > 10 ** (DEFAULT_SILENCE_DBFS / 20):
                 break
         else:
@@ -987,6 +1028,10 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         peak = float(np.max(np.abs(audio)))
         if peak > 1.0:
             audio = audio / np.float32(peak)
+        if dry is not None:
+            # The target at the input's loudness: the analyzer's gains follow the input.
+            dry = dry * np.float32(_rms(audio) / max(_rms(dry), 1e-12))
+            audio = np.stack([audio, dry])
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
         return (tensor, labels) if self.return_labels else tensor
 
@@ -1005,7 +1050,10 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             self._midi_cache[path] = performance
         return performance, rng.uniform(0.0, max(performance.duration - self.clip_seconds, 0.0))
 
-    def _render_crop(self, rng: np.random.Generator) -> tuple[np.ndarray, Performance]:
+    def _render_crop(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None, Performance]:
+        """The crop's audio, its dry mix (with ``clean_target``, else None) and its hits."""
         performance, start = self._performance(rng)
         clip = int(round(self.clip_seconds * self.sr))
         preroll = min(int(DEFAULT_PREROLL_SECONDS * self.sr), int(start * self.sr))
@@ -1013,10 +1061,25 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         window = performance.crop(first, first + (preroll + clip) / self.sr)
         window = window.select(self._playable)
         labels = window.crop(preroll / self.sr, (preroll + clip) / self.sr)
-        if len(window) == 0:
-            return np.zeros(clip, np.float32), labels  # silent: skipped without rendering
-        audio = render(window, self.kits, rng, self.sr, self.augment)[preroll : preroll + clip]
-        return np.pad(audio, (0, clip - len(audio))), labels
+        if len(window) == 0:  # silent: skipped without rendering
+            silent = np.zeros(clip, np.float32)
+            return silent, (silent if self.clean_target else None), labels
+        rendered = render(
+            window,
+            self.kits,
+            rng,
+            self.sr,
+            self.augment,
+            stem_eq=self.stem_eq,
+            return_dry=self.clean_target,
+        )
+        audio, dry = rendered if self.clean_target else (rendered, None)
+
+        def crop(x: np.ndarray) -> np.ndarray:
+            x = x[preroll : preroll + clip]
+            return np.pad(x, (0, clip - len(x)))
+
+        return crop(audio), (None if dry is None else crop(dry)), labels
 
 
 def collate_with_labels(

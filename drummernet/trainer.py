@@ -76,6 +76,12 @@ class TrainConfig:
         render_kits: kits that render synthetic stems (empty: the built-ins the synthesizer does
             not use, or all of them if it uses every one).
         augment: augment synthetic stems (reverb, EQ, compression, noise, per-hit variation).
+        clean_target: denoising reconstruction: a synthetic crop's target is its dry mix (the
+            one-shots as placed, before room, EQ, compression and noise), not the augmented
+            input. Without it, the analyzer is rewarded for rebuilding a production effect with
+            extra strokes (a bright snare's top end with a hi-hat); with it, only the drums
+            count. Still no label: the target is audio. Unlabeled audio stays its own target.
+        stem_eq: synthetic stems also get a random EQ per drum (best with ``clean_target``).
         render_voices: play MIDI notes that have a voice of their own (side stick, splash, China,
             see :data:`~drummernet.constants.VOICES`) with that one-shot where the render kit
             has it; off, every note of a component sounds its main one-shot.
@@ -115,6 +121,8 @@ class TrainConfig:
     synthetic_fraction: float = 0.7
     render_kits: tuple[str, ...] = DEFAULT_RENDER_KITS
     augment: bool = True
+    clean_target: bool = False
+    stem_eq: bool = False
     render_voices: bool = False
     seed: int = 0
     num_workers: int = 1
@@ -299,6 +307,8 @@ def build_dataset(
 
     sr = config.model.analyzer.sample_rate
     supervised = config.loss.onset_supervision > 0
+    if supervised and config.clean_target:
+        raise ValueError("onset supervision and clean_target cannot be combined")
     if supervised and (audio or not synthetic):
         raise ValueError(
             "onset supervision trains on labelled synthetic stems only: give no unlabeled audio "
@@ -323,6 +333,8 @@ def build_dataset(
             augment=config.augment,
             seed=config.seed,
             voices=config.render_voices,
+            clean_target=config.clean_target,
+            stem_eq=config.stem_eq,
         )
         if supervised:
             from .synthetic import LabelledStems
@@ -550,7 +562,7 @@ def train(
             if isinstance(batch, (list, tuple)):  # (audio, onset targets): supervised reference
                 batch, targets = batch
                 targets = targets.to(device, non_blocking=True)
-            audio_batch = batch.to(device, non_blocking=True)
+            audio_batch, target_batch = _input_and_target(batch.to(device, non_blocking=True))
             kit_gen.manual_seed(config.seed * 1_000_003 + step * 16 + dist.rank)
             kit_index = (
                 model.synthesizer.random_kit_index(audio_batch.shape[0], kit_gen)
@@ -564,7 +576,7 @@ def train(
                     alpha=alpha_at(config, step),
                     shot_length=shot_length_at(config, step, model.sample_rate),
                 )
-            loss = loss_fn(recon.float(), audio_batch)
+            loss = loss_fn(recon.float(), target_batch)
             guided = teacher is not None and step < config.teacher_steps
             terms = {}  # the loss's parts, logged when it has more than one
             if config.loss.onset_supervision > 0 or guided:
@@ -682,6 +694,11 @@ class _MetricsLog:
             self.board.close()
 
 
+def _input_and_target(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(batch, samples)`` is its own target; ``(batch, 2, samples)`` holds input and target."""
+    return (batch[:, 0], batch[:, 1]) if batch.ndim == 3 else (batch, batch)
+
+
 def _validation_set(dataset, config: TrainConfig) -> torch.Tensor:
     # Indices far beyond any training step: a fixed set the model never trains on.
     base = 2**60
@@ -694,8 +711,8 @@ def _validate(model, loss_fn, val_set, labelled_dir, device) -> dict:
     model.eval()
     losses = []
     for chunk in val_set.split(8):
-        chunk = chunk.to(device)
-        losses.append(loss_fn(model(chunk)[0], chunk).item() * len(chunk))
+        chunk, target = _input_and_target(chunk.to(device))
+        losses.append(loss_fn(model(chunk)[0], target).item() * len(chunk))
     result = {"val_loss": sum(losses) / len(val_set)}
     if labelled_dir is not None:
         from .evaluation import evaluate, read_dataset

@@ -438,3 +438,67 @@ def test_synthetic_stems_load_extra_voices_only_when_asked():
     side_stick = VOICE_CODES.index("SD_XS")
     assert side_stick not in plain.shots and side_stick in voiced.shots
     assert set(plain.shots) == set(range(len(COMPONENTS)))
+
+
+# -- denoising targets -------------------------------------------------------------------------
+
+
+def test_dry_mix_is_the_placed_one_shots_and_the_input_is_unchanged(kits):
+    perf = procedural_groove(np.random.default_rng(1), 2.0)
+    plain = render(perf, kits, np.random.default_rng(4), augment=False)
+    again, dry = render(perf, kits, np.random.default_rng(4), augment=False, return_dry=True)
+    np.testing.assert_allclose(dry / max(1.0, np.abs(dry).max()), plain, atol=1e-6)
+    np.testing.assert_allclose(again, plain, atol=1e-6)
+    # Asking for the dry mix draws nothing more: the augmented input is the usual one.
+    augmented = render(perf, kits, np.random.default_rng(4))
+    same, dry = render(perf, kits, np.random.default_rng(4), return_dry=True)
+    np.testing.assert_allclose(same, augmented, atol=1e-6)
+    assert not np.allclose(dry / np.abs(dry).max(), same / np.abs(same).max(), atol=1e-2)
+
+
+def test_dry_mix_has_no_room_tail(kits, monkeypatch):
+    monkeypatch.setattr(synthetic, "REVERB_PROBABILITY", 1.0)
+    monkeypatch.setattr(synthetic, "REVERB_WET_RANGE", (0.5, 0.5))
+    monkeypatch.setattr(synthetic, "REVERB_RT60_RANGE", (1.0, 1.0))
+    monkeypatch.setattr(synthetic, "NOISE_PROBABILITY", 0.0)
+    perf = Performance(np.array([0.1]), np.array([IDX["KD"]]), np.array([120]), 2.0)
+    audio, dry = render(perf, kits, np.random.default_rng(0), return_dry=True)
+    late = slice(int(0.5 * SR), int(0.9 * SR))  # the 0.3 s kick is over; the room still rings
+    assert np.abs(dry[late]).max() < 1e-4 < np.abs(audio[late]).max()
+
+
+def test_stem_eq_filters_each_drum_of_the_input_only(kits):
+    perf = procedural_groove(np.random.default_rng(2), 2.0)
+    for seed in range(3):
+        eq, dry = render(perf, kits, np.random.default_rng(seed), stem_eq=True, return_dry=True)
+        same = render(perf, kits, np.random.default_rng(seed), stem_eq=True)
+        np.testing.assert_allclose(same, eq, atol=1e-6)
+        assert np.isfinite(eq).all() and np.abs(eq).max() <= 1.0 and np.abs(dry).max() > 0
+    # Without augmentation there is no per-drum EQ either.
+    plain = render(perf, kits, np.random.default_rng(0), augment=False)
+    np.testing.assert_array_equal(
+        render(perf, kits, np.random.default_rng(0), augment=False, stem_eq=True), plain
+    )
+
+
+def test_clean_target_items_pair_the_input_with_its_dry_mix_at_one_loudness(kits):
+    plain = take(SyntheticStems(kits, clip_seconds=0.5, seed=2), 4)
+    pairs = take(SyntheticStems(kits, clip_seconds=0.5, seed=2, clean_target=True), 4)
+    for audio, pair in zip(plain, pairs, strict=True):
+        assert pair.shape == (2, SR // 2) and pair.dtype == torch.float32
+        torch.testing.assert_close(pair[0], audio, atol=1e-6, rtol=0)
+        rms = pair.pow(2).mean(dim=1).sqrt()
+        torch.testing.assert_close(rms[1], rms[0], rtol=1e-4, atol=0)
+        assert not torch.allclose(pair[0], pair[1], atol=1e-3)
+    # In a mix with unlabeled audio, that audio is its own target.
+    from drummernet.data import TrainingClips
+
+    class Loops:
+        def example(self, index):
+            return torch.full((SR // 2,), 0.1)
+
+    stream = SyntheticStems(kits, clip_seconds=0.5, seed=2, clean_target=True)
+    items = [TrainingClips([stream, Loops()], seed=0)[i] for i in range(8)]
+    assert all(item.shape == (2, SR // 2) for item in items)
+    assert any(torch.equal(item[0], item[1]) for item in items)
+    assert any(not torch.equal(item[0], item[1]) for item in items)

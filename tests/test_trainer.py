@@ -295,3 +295,29 @@ def test_one_shot_warm_up_schedule():
     assert shot_length_at(config, 50, 16000) == int((0.05 + (1.0 - 0.05) / 2) * 16000)
     assert 800 < shot_length_at(config, 99, 16000) < full
     assert shot_length_at(config, 100, 16000) is None
+
+
+def test_clean_target_trains_towards_the_dry_mix(tmp_path, drum_audio_dir, monkeypatch):
+    from drummernet import trainer
+    from drummernet.trainer import build_dataset
+
+    config = tiny_train_config(steps=2, log_every=1, val_every=2, clean_target=True, stem_eq=True)
+    assert not TrainConfig().clean_target and not TrainConfig().stem_eq
+    with pytest.raises(ValueError, match="cannot be combined"):
+        build_dataset(config.replace(loss=config.loss.__class__(onset_supervision=1.0)))
+    item = build_dataset(config, [drum_audio_dir], synthetic=True)[0]
+    assert item.shape == (2, int(0.5 * SR))
+    seen = []
+    original = trainer.SpectralLoss.forward
+
+    def spy(self, estimate, target):
+        seen.append(target.detach().clone())
+        return original(self, estimate, target)
+
+    monkeypatch.setattr(trainer.SpectralLoss, "forward", spy)
+    dataset = build_dataset(config, synthetic=True)
+    train(tmp_path / "run", config=config, dataset=dataset, progress=False)
+    expected = torch.stack([dataset[i] for i in range(2)])[:, 1]  # step 0's batch, its targets
+    torch.testing.assert_close(seen[0], expected)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_loss" in x for x in lines)

@@ -523,6 +523,7 @@ def train(
         num_workers=config.num_workers,
         persistent_workers=False,
         prefetch_factor=4 if config.num_workers else None,
+        worker_init_fn=_leave_signals_to_the_trainer,
     )
     net = model
     if dist.world > 1:
@@ -646,6 +647,14 @@ def train(
 
         torch_dist.barrier()
     return final
+
+
+def _leave_signals_to_the_trainer(worker_id: int) -> None:
+    """Data workers ignore SIGINT and SIGTERM: Ctrl-C and schedulers signal the whole process
+    group, and a worker dying first would crash the trainer before it could save a checkpoint.
+    The trainer saves, then shuts its workers down itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class _Throughput:

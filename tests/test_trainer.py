@@ -161,14 +161,13 @@ def _train_command(audio_dir, run, config, launcher=()) -> list[str]:
             "--out", str(run), "--config", str(config), "--no-progress"]  # fmt: skip
 
 
-def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
-    """`drummernet train` in a subprocess: SIGINT saves a checkpoint, --resume finishes the run."""
-    config = tmp_path / "tiny.json"
-    config.write_text(json.dumps({**TINY, "checkpoint_every": 1000}))
-    run = tmp_path / "run"
-    cmd = _train_command(drum_audio_dir, run, config)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([*cmd, "--steps", "100000"], env=env, stderr=subprocess.PIPE, text=True)
+def _run_until_logged_then(cmd, env, run, interrupt, **popen) -> tuple[int, str]:
+    """Start ``cmd``, wait until it has logged a step, call ``interrupt(proc)``; (code, stderr)."""
+    import time
+
+    proc = subprocess.Popen(
+        [*cmd, "--steps", "100000"], env=env, stderr=subprocess.PIPE, text=True, **popen
+    )
     try:
         metrics = run / "metrics.jsonl"
         for _ in range(600):  # wait until training has logged a few steps
@@ -176,15 +175,24 @@ def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
                 break
             if proc.poll() is not None:
                 break
-            import time
-
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        interrupt(proc)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
+    """`drummernet train` in a subprocess: SIGINT saves a checkpoint, --resume finishes the run."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({**TINY, "checkpoint_every": 1000}))
+    run = tmp_path / "run"
+    cmd = _train_command(drum_audio_dir, run, config)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    code, err = _run_until_logged_then(cmd, env, run, lambda p: p.send_signal(signal.SIGINT))
+    assert code == 130, err
     assert "Traceback" not in err and "--resume" in err
     checkpoint = latest_checkpoint(run)
     assert checkpoint is not None
@@ -198,6 +206,27 @@ def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     )
     assert done.returncode == 0, done.stderr
     assert (run / "model.safetensors").is_file()
+
+
+def test_sigterm_to_the_process_group_with_data_workers_saves_a_checkpoint(
+    tmp_path, drum_audio_dir
+):
+    """A scheduler's SIGTERM reaches the data workers too: the run must still save and exit."""
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({**TINY, "checkpoint_every": 1000, "num_workers": 1}))
+    run = tmp_path / "run"
+    cmd = _train_command(drum_audio_dir, run, config)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    code, err = _run_until_logged_then(
+        cmd,
+        env,
+        run,
+        lambda p: os.killpg(p.pid, signal.SIGTERM),
+        start_new_session=True,  # its own process group, as under a job scheduler
+    )
+    assert code == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    assert latest_checkpoint(run) is not None
 
 
 def test_torchrun_two_processes(tmp_path, drum_audio_dir):

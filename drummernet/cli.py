@@ -50,9 +50,10 @@ def _add_peak_picking(p: argparse.ArgumentParser) -> None:
         f"(default: the threshold stored in the model, else {DEFAULT_THRESHOLD})",
     )  # fmt: skip
     p.add_argument(
-        "--relative-threshold", type=float, default=DEFAULT_RELATIVE_THRESHOLD, metavar="R",
+        "--relative-threshold", type=float, default=None, metavar="R",
         help="a hit must also reach this fraction of its drum's strong hits in the same "
-        "recording; 0 disables (default: %(default)s)",
+        "recording; 0 disables (default: the per-drum values stored in the model, else "
+        f"{DEFAULT_RELATIVE_THRESHOLD})",
     )  # fmt: skip
     p.add_argument(
         "--decay-mask", type=float, default=DEFAULT_DECAY_MASK, metavar="SECONDS",
@@ -78,7 +79,7 @@ def _check_peak_picking(args: argparse.Namespace) -> None:
         not args.min_gap >= 0
         or not args.decay_mask >= 0
         or not args.onset_contrast >= 0
-        or not 0 <= args.relative_threshold < 1
+        or not (args.relative_threshold is None or 0 <= args.relative_threshold < 1)
     ):
         raise CliError(
             "--min-gap, --decay-mask and --onset-contrast must be >= 0, --relative-threshold in "

@@ -23,7 +23,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,7 +357,7 @@ def transcribe(
     threshold: float | None = None,
     min_gap: float = DEFAULT_MIN_GAP,
     decay_mask: float = DEFAULT_DECAY_MASK,
-    relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
+    relative_threshold: float | Mapping[str, float] | None = None,
     onset_contrast: float = DEFAULT_ONSET_CONTRAST,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
@@ -382,7 +382,9 @@ def transcribe(
         decay_mask: seconds; echoes weaker than a component's decaying previous hit are
             dropped (0 disables).
         relative_threshold: hits must also reach this fraction of their component's strong
-            hits in the recording (0 disables).
+            hits in the recording (0 disables), one value or one per component code or class
+            (``{"HH": 0.1}``; default: the values stored in the model file, else
+            :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD` for every component).
         onset_contrast: hits must also reach this multiple of their component's level over the
             preceding 120 ms (0 disables).
         chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
@@ -445,6 +447,8 @@ def transcribe(
     activations, components = merge_voices(activations, net.components)
     if threshold is None:
         threshold = model_threshold(net)
+    if relative_threshold is None:
+        relative_threshold = model_relative_threshold(net)
     events = activations_to_events(
         activations,
         frame_rate,
@@ -463,6 +467,15 @@ def model_threshold(model: DrummerNet) -> float:
     """The note threshold a model file recommends (``extra["threshold"]``), or the default."""
     value = getattr(model, "extra", {}).get("threshold")
     return float(value) if value is not None else DEFAULT_THRESHOLD
+
+
+def model_relative_threshold(model: DrummerNet) -> float | dict[str, float]:
+    """The relative thresholds a model file recommends (``extra["relative_threshold"]``, per
+    component code or class), or :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`."""
+    value = getattr(model, "extra", {}).get("relative_threshold")
+    if isinstance(value, dict):
+        return {str(k): float(v) for k, v in value.items()}
+    return float(value) if value is not None else DEFAULT_RELATIVE_THRESHOLD
 
 
 def transcription_labels(result: Transcription) -> dict[str, np.ndarray]:

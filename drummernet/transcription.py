@@ -29,7 +29,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,6 +258,16 @@ def merge_voices(
     return out, components
 
 
+def relative_threshold_of(relative_threshold: float | Mapping[str, float], component: str) -> float:
+    """A component's relative threshold: the value itself, or from a mapping its code's entry,
+    else its class's (the code's prefix: ``"HH"`` for ``"HH_OHH"``, ``"SD"`` for ``"SD_XS"``),
+    else :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`."""
+    if not isinstance(relative_threshold, Mapping):
+        return float(relative_threshold)
+    default = relative_threshold.get(component.split("_")[0], DEFAULT_RELATIVE_THRESHOLD)
+    return float(relative_threshold.get(component, default))
+
+
 def activations_to_events(
     activations: np.ndarray,
     frame_rate: float,
@@ -266,7 +276,7 @@ def activations_to_events(
     min_gap: float = DEFAULT_MIN_GAP,
     *,
     decay_mask: float = DEFAULT_DECAY_MASK,
-    relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
+    relative_threshold: float | Mapping[str, float] = DEFAULT_RELATIVE_THRESHOLD,
     onset_contrast: float = DEFAULT_ONSET_CONTRAST,
     contrast_window: float = DEFAULT_CONTRAST_WINDOW,
     analysis_window: float = DEFAULT_ANALYSIS_WINDOW,
@@ -300,7 +310,9 @@ def activations_to_events(
         min_gap: seconds; closer candidates of one component (or one exclusive group) merge.
         relative_threshold: a hit must also reach this fraction of the 95th percentile of its
             component's candidate strengths in this recording (0 disables; see
-            :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`).
+            :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`); or a fraction per
+            component code or class (``{"HH": 0.1, "KD": 0.4}``, see
+            :func:`relative_threshold_of`).
         decay_mask: seconds; a hit weaker than the exponentially decaying strength of the
             component's previous kept hit is an echo and is dropped (0 disables; see
             :data:`~drummernet.constants.DEFAULT_DECAY_MASK`).
@@ -349,8 +361,9 @@ def activations_to_events(
     keep = np.zeros(len(rows), dtype=bool)
     for c in range(n_comp):
         idx = np.flatnonzero(rows == c)  # already in time order
-        if relative_threshold > 0 and len(idx) >= RELATIVE_MIN_CANDIDATES:
-            floor = relative_threshold * np.quantile(amps[idx], RELATIVE_QUANTILE)
+        fraction = relative_threshold_of(relative_threshold, components[c])
+        if fraction > 0 and len(idx) >= RELATIVE_MIN_CANDIDATES:
+            floor = fraction * np.quantile(amps[idx], RELATIVE_QUANTILE)
             idx = idx[amps[idx] >= floor]
         idx = idx[rising[idx]]
         kept = idx[_suppress(times[idx], amps[idx], min_gap)]

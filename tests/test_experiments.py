@@ -138,3 +138,22 @@ def test_hat_leak_sorts_onsets_and_reads_hat_strength():
     hats[100], hats[101] = 0.3, 0.2  # one stroke split over two frames, at 0.5 s (200 frames/s)
     strength = hat_strength(hats, np.array([0.5, 0.52, 1.5]), frame_rate=200.0, window=0.03)
     np.testing.assert_allclose(strength, [0.5, 0.5, 0.0])
+
+
+def test_calibration_keeps_each_classes_best_fraction_at_the_best_floor():
+    from experiments.calibrate import choose
+
+    nan = float("nan")
+    scores = {
+        (0.02, 0.1): {"KD": 0.5, "SD": 0.6, "HH": 0.9, "TT": nan},
+        (0.02, 0.3): {"KD": 0.8, "SD": 0.6, "HH": 0.4, "TT": nan},
+        (0.02, 0.5): {"KD": 0.7, "SD": 0.6, "HH": 0.3, "TT": nan},
+        (0.05, 0.1): {"KD": 0.6, "SD": 0.5, "HH": 0.7, "TT": nan},
+        (0.05, 0.3): {"KD": 0.9, "SD": 0.5, "HH": 0.6, "TT": nan},
+        (0.05, 0.5): {"KD": 0.6, "SD": 0.5, "HH": 0.5, "TT": nan},
+    }
+    floor, relative, mean = choose(scores)
+    # floor 0.02: KD 0.8 (0.3), SD 0.6 (a tie: the default 0.3), HH 0.9 (0.1) -> mean 0.767;
+    # floor 0.05: KD 0.9, SD 0.5, HH 0.7 -> mean 0.7. A class with no reference gets no entry.
+    assert floor == 0.02 and relative == {"KD": 0.3, "SD": 0.3, "HH": 0.1}
+    assert mean == pytest.approx((0.8 + 0.6 + 0.9) / 3)

@@ -268,6 +268,29 @@ def test_model_file_threshold_is_the_default(tiny_model, tmp_path):
     assert model_threshold(DrummerNet.load(path, kits=synthetic_kit())) == 0.123
 
 
+def test_model_file_relative_thresholds_are_the_default(tiny_model, tmp_path, monkeypatch):
+    from drummernet import inference
+    from drummernet.inference import model_relative_threshold, transcribe
+
+    assert model_relative_threshold(tiny_model) == constants.DEFAULT_RELATIVE_THRESHOLD
+    per_drum = {"KD": 0.4, "HH": 0.1}
+    path = tiny_model.save(tmp_path / "m.safetensors", extra={"relative_threshold": per_drum})
+    model = DrummerNet.load(path, kits=synthetic_kit())
+    assert model_relative_threshold(model) == per_drum
+    seen = []
+    original = inference.activations_to_events
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["relative_threshold"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "activations_to_events", spy)
+    audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+    transcribe(audio, SR, model=model)
+    transcribe(audio, SR, model=model, relative_threshold=0.25)  # an explicit value wins
+    assert seen == [per_drum, 0.25]
+
+
 def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
     from drummernet.transcription import activations_to_events
 
@@ -284,6 +307,30 @@ def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
     assert sum(e.component == "HH_CHH" for e in events) == 10  # judged against its own hits
     unfiltered = activations_to_events(act, relative_threshold=0.0, **kwargs)
     assert sum(e.component == "KD" for e in unfiltered) == 15
+
+
+def test_relative_threshold_per_drum_class_or_code():
+    from drummernet.transcription import activations_to_events, relative_threshold_of
+
+    assert relative_threshold_of(0.2, "KD") == 0.2
+    per_drum = {"HH": 0.1, "HH_OHH": 0.5, "KD": 0.0}
+    assert relative_threshold_of(per_drum, "HH_CHH") == 0.1  # its class's
+    assert relative_threshold_of(per_drum, "HH_OHH") == 0.5  # its own
+    assert relative_threshold_of(per_drum, "SD") == constants.DEFAULT_RELATIVE_THRESHOLD
+    assert relative_threshold_of({"SD": 0.0}, "SD_XS") == 0.0  # a voice follows its class
+
+    act = np.zeros((2, 400), dtype=np.float32)
+    act[0, 20::40] = 0.8  # a loud kick with faint bleed between its hits
+    act[0, 40::80] = 0.1
+    act[1, 20::40] = 0.8  # a hi-hat with the same pattern
+    act[1, 40::80] = 0.1
+    kwargs = dict(
+        frame_rate=200.0, components=["KD", "HH_CHH"], threshold=0.05, refine=False,
+        decay_mask=0.0, onset_contrast=0.0,
+    )  # fmt: skip
+    events = activations_to_events(act, relative_threshold={"HH": 0.1}, **kwargs)
+    assert sum(e.component == "KD" for e in events) == 10  # the default 0.3 for the kick
+    assert sum(e.component == "HH_CHH" for e in events) == 15  # 0.1 * 0.8 < 0.1
 
 
 def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():

@@ -163,6 +163,9 @@ DEFAULT_MIN_GAP = 0.03
 #: :data:`RELATIVE_MIN_CANDIDATES` of them). Loudness balance differs between recordings and
 #: between our one-shots and real kits, so a fixed threshold alone either drops soft drums or
 #: keeps the faint echoes of loud ones; the band-wise baseline normalises each band the same way.
+#: This is the value for a model file that stores none: ``python -m experiments.calibrate`` stores
+#: a fraction per drum class (``extra["relative_threshold"]``), since drums differ (hi-hats are
+#: played with a wide range of accents, kicks rarely), and ``transcribe`` uses those by default.
 DEFAULT_RELATIVE_THRESHOLD = 0.3
 RELATIVE_QUANTILE = 0.95
 RELATIVE_MIN_CANDIDATES = 4

@@ -123,6 +123,12 @@ VOICE_CODES: tuple[str, ...] = (
 )
 
 
+def component_class(code: str) -> str:
+    """The coarse class of a component or voice code: its prefix (``"HH"`` for ``"HH_OHH"``,
+    ``"SD"`` for ``"SD_XS"``)."""
+    return code.split("_")[0]
+
+
 def voice_component(code: str) -> str:
     """The component a voice code belongs to (a component code is its own voice)."""
     if code in ROOM_VOICES:

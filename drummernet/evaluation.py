@@ -49,6 +49,7 @@ from .constants import (
     EVAL_CLASSES,
     GM_TO_CLASS,
     GM_TO_COMPONENT,
+    component_class,
 )
 
 #: Coarse drum classes of MDB Drums' "class" annotations.
@@ -127,10 +128,6 @@ class Track:
     has_components: bool = False
 
 
-def _component_class(component: str) -> str:
-    return component.split("_")[0]
-
-
 def _sorted_onsets(times: Iterable[float]) -> np.ndarray:
     onsets = np.sort(np.asarray(list(times), dtype=np.float64).reshape(-1))
     if not np.isfinite(onsets).all():
@@ -179,7 +176,7 @@ def events_to_labels(
     for time, note in events:
         note = int(note)
         component = GM_TO_COMPONENT.get(note)
-        coarse = GM_TO_CLASS.get(note) or (component and _component_class(component))
+        coarse = GM_TO_CLASS.get(note) or (component and component_class(component))
         for label in {coarse, component} - {None}:
             grouped.setdefault(label, []).append(float(time))
     return {
@@ -205,9 +202,7 @@ def complete_classes(
     completed = {label: _sorted_onsets(times) for label, times in predictions.items()}
     for coarse in COARSE_CLASSES:
         parts = [
-            v
-            for k, v in completed.items()
-            if k in FINE_COMPONENTS and _component_class(k) == coarse
+            v for k, v in completed.items() if k in FINE_COMPONENTS and component_class(k) == coarse
         ]
         if coarse not in completed and parts:
             completed[coarse] = merge_onsets(*parts, tolerance=tolerance)
@@ -251,7 +246,7 @@ def _read_label_file(
 #: Labels accepted in a manifest's text annotations: coarse classes and component codes.
 _TEXT_LABELS: dict[str, tuple[str, ...]] = {
     **{c: (c,) for c in COARSE_CLASSES},
-    **{c: (_component_class(c), c) for c in FINE_COMPONENTS},
+    **{c: (component_class(c), c) for c in FINE_COMPONENTS},
 }
 
 _MDB_SUBCLASS_LABELS: dict[str, tuple[str, ...]] = {

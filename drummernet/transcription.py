@@ -55,6 +55,7 @@ from .constants import (
     RELATIVE_MIN_CANDIDATES,
     RELATIVE_QUANTILE,
     SAMPLE_RATE,
+    component_class,
     voice_component,
 )
 
@@ -260,11 +261,11 @@ def merge_voices(
 
 def relative_threshold_of(relative_threshold: float | Mapping[str, float], component: str) -> float:
     """A component's relative threshold: the value itself, or from a mapping its code's entry,
-    else its class's (the code's prefix: ``"HH"`` for ``"HH_OHH"``, ``"SD"`` for ``"SD_XS"``),
-    else :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`."""
+    else its class's (:func:`~drummernet.constants.component_class`), else
+    :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`."""
     if not isinstance(relative_threshold, Mapping):
         return float(relative_threshold)
-    default = relative_threshold.get(component.split("_")[0], DEFAULT_RELATIVE_THRESHOLD)
+    default = relative_threshold.get(component_class(component), DEFAULT_RELATIVE_THRESHOLD)
     return float(relative_threshold.get(component, default))
 
 

@@ -41,11 +41,11 @@ train-default: $(STAMP)
 	cp runs/default/model.safetensors drummernet/pretrained/default.safetensors
 
 lint: $(STAMP)
-	$(BIN)/ruff check drummernet drum_components experiments tests
-	$(BIN)/ruff format --check drummernet drum_components experiments tests
+	$(BIN)/ruff check drummernet tools experiments tests
+	$(BIN)/ruff format --check drummernet tools experiments tests
 
 format: $(STAMP)
-	$(BIN)/ruff format drummernet drum_components experiments tests
+	$(BIN)/ruff format drummernet tools experiments tests
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache

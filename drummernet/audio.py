@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .constants import SAMPLE_RATE
+from drummernet.constants import SAMPLE_RATE
 
 #: File extensions treated as audio when a directory is scanned.
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")

@@ -15,8 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .constants import DEFAULT_ONSET_WINDOW
+from drummernet import __version__
+from drummernet.constants import DEFAULT_ONSET_WINDOW
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -36,7 +36,7 @@ class CliError(Exception):
 
 def _add_peak_picking(p: argparse.ArgumentParser) -> None:
     """The options that turn impulses into notes (shared by transcribe and evaluate)."""
-    from .constants import (
+    from drummernet.constants import (
         DEFAULT_DECAY_MASK,
         DEFAULT_MIN_GAP,
         DEFAULT_ONSET_CONTRAST,
@@ -99,7 +99,7 @@ def _peak_picking(args: argparse.Namespace) -> dict:
 
 
 def _add_transcribe(sub) -> None:
-    from .constants import DEFAULT_FORMATS, OUTPUT_FORMATS
+    from drummernet.constants import DEFAULT_FORMATS, OUTPUT_FORMATS
 
     p = sub.add_parser(
         "transcribe",
@@ -159,8 +159,8 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from .audio import AUDIO_EXTENSIONS, AudioError
-    from .constants import COMPONENT_NAMES, OUTPUT_FORMATS, SAMPLE_RATE
+    from drummernet.audio import AUDIO_EXTENSIONS, AudioError
+    from drummernet.constants import COMPONENT_NAMES, OUTPUT_FORMATS, SAMPLE_RATE
 
     formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]
     formats = list(dict.fromkeys("mid" if f in ("midi", "mid") else f for f in formats))
@@ -227,11 +227,12 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     # torch is imported only now, after parsing and validation.
-    from .inference import load_model, transcribe
+    from drummernet.transcription.inference import load_model, transcribe
 
     kit = None
     if "wav" in formats:
-        from .kits import DEFAULT_KIT, DrumKit
+        from drummernet.constants import DEFAULT_KIT
+        from drummernet.model.kits import DrumKit
 
         kit = DrumKit.load(args.kit or DEFAULT_KIT, sr=SAMPLE_RATE)  # a bad kit fails up front
     elif args.kit:
@@ -326,7 +327,12 @@ def _add_train(sub) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .trainer import TrainConfig, TrainingInterrupted, load_config_file, train
+    from drummernet.training.trainer import (
+        TrainConfig,
+        TrainingInterrupted,
+        load_config_file,
+        train,
+    )
 
     config = load_config_file(args.config) if args.config else TrainConfig()
     changes = {
@@ -390,16 +396,16 @@ def _add_evaluate(sub) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, read_dataset
+    from drummernet.evaluation.scoring import evaluate, read_dataset
 
     _check_peak_picking(args)
     tracks = read_dataset(args.dataset)
     if args.baseline:
-        from .baselines import bandwise_system
+        from drummernet.evaluation.baselines import bandwise_system
 
         system = bandwise_system
     else:
-        from .inference import load_model, transcription_system
+        from drummernet.transcription.inference import load_model, transcription_system
 
         model = load_model(args.model, device=args.device)
         system = transcription_system(model, **_peak_picking(args))
@@ -419,7 +425,7 @@ def _add_kits(sub) -> None:
 
 
 def _cmd_kits(args: argparse.Namespace) -> int:
-    from drum_components import load_manifest
+    from drummernet.model.kits import load_manifest
 
     for name, entry in load_manifest()["kits"].items():
         print(f"{name:14s} {entry.get('description', '')}")
@@ -448,10 +454,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CliError, FileNotFoundError, PermissionError]
     for module, name in [
         ("drummernet.audio", "AudioError"),
-        ("drummernet.kits", "KitError"),
-        ("drummernet.model", "ModelLoadError"),
-        ("drummernet.data", "NoAudioError"),
-        ("drummernet.evaluation", "DatasetError"),
+        ("drummernet.model.kits", "KitError"),
+        ("drummernet.model.network", "ModelLoadError"),
+        ("drummernet.training.unlabeled", "NoAudioError"),
+        ("drummernet.evaluation.scoring", "DatasetError"),
     ]:
         if module in sys.modules:
             errors.append(getattr(sys.modules[module], name))

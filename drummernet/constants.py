@@ -145,6 +145,10 @@ GM_TO_VOICE: dict[int, str] = {
     **{note: code for code, (_, note) in VOICES.items()},
 }
 
+#: Built-in kit of the synthesizer: the first of its training pool, used alone when resynthesising
+#: and when no kit is named.
+DEFAULT_KIT = "fluidr3_standard"
+
 #: Sample rate the model works at (the paper used 16 kHz mono).
 SAMPLE_RATE = 16000
 

@@ -78,7 +78,7 @@ def experiment_config(
 ):
     """The :class:`TrainConfig` of experiment ``name`` (base merged with its override, then with
     ``extra``, e.g. a tiny model for smoke tests)."""
-    from drummernet.trainer import TrainConfig, merge_config
+    from drummernet.training.trainer import TrainConfig, merge_config
 
     base = json.loads((CONFIGS / "base.json").read_text())
     if name != "base":
@@ -105,8 +105,13 @@ def synthetic_eval_tracks(
     import soundfile as sf
 
     from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
-    from drummernet.kits import DrumKit, list_kits
-    from drummernet.synthetic import groove_midi_files, procedural_groove, read_drum_midi, render
+    from drummernet.model.kits import DrumKit, list_kits
+    from drummernet.training.synthetic import (
+        groove_midi_files,
+        procedural_groove,
+        read_drum_midi,
+        render,
+    )
 
     sr = sr or SAMPLE_RATE
     if sr != SAMPLE_RATE:
@@ -143,8 +148,8 @@ def run(
     extra: dict | None = None,
     eval_tracks: int = 8,
 ) -> dict:
-    from drummernet.model import DrummerNet
-    from drummernet.trainer import train
+    from drummernet.model.network import DrummerNet
+    from drummernet.training.trainer import train
 
     config = experiment_config(name, steps, seed, extra)
     run_dir = out / f"{name}-seed{config.seed}-{config.steps}"
@@ -182,8 +187,8 @@ def run(
 
 def scores(model, out: Path, eval_tracks: int = 8) -> dict:
     """Dev (when present) and synthetic-set F1 of ``model`` with the current peak picking."""
-    from drummernet.evaluation import evaluate, read_dataset
-    from drummernet.inference import transcription_system
+    from drummernet.evaluation.scoring import evaluate, read_dataset
+    from drummernet.transcription.inference import transcription_system
 
     folder = out / "synthetic_eval"
     sets = {"synth": synthetic_eval_tracks(folder, count=eval_tracks, sr=model.sample_rate)}
@@ -202,7 +207,7 @@ def reevaluate(out: Path, eval_tracks: int = 8) -> None:
     """Re-score every row of results.csv whose run folder is in ``out`` with the current peak
     picking (the models are kept; training is not repeated). Rows without a model stay as they
     are."""
-    from drummernet.model import DrummerNet
+    from drummernet.model.network import DrummerNet
 
     with open(RESULTS_CSV) as handle:
         rows = list(csv.DictReader(handle))

@@ -18,9 +18,9 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from drummernet.baselines import bandwise_system
-from drummernet.evaluation import evaluate, read_dataset
-from drummernet.inference import load_model, transcription_system
+from drummernet.evaluation.baselines import bandwise_system
+from drummernet.evaluation.scoring import evaluate, read_dataset
+from drummernet.transcription.inference import load_model, transcription_system
 
 DEFAULT_DATASET = (
     Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))

@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from drummernet.analyzer import AnalyzerConfig
-from drummernet.model import ModelConfig
-from drummernet.trainer import TrainConfig, build_dataset
+from drummernet.model.analyzer import AnalyzerConfig
+from drummernet.model.network import ModelConfig
+from drummernet.training.trainer import TrainConfig, build_dataset
 
 CONFIGS = {
     "default (log-mel, 5 ms frames)": TrainConfig(),
@@ -41,8 +41,8 @@ CONFIGS = {
 
 def measure(config: TrainConfig, steps: int, warmup: int = 3) -> tuple[float, int]:
     """Run ``warmup + steps`` training steps; return (audio-seconds per second, parameters)."""
-    from drummernet.losses import SpectralLoss
-    from drummernet.model import DrummerNet
+    from drummernet.model.network import DrummerNet
+    from drummernet.training.losses import SpectralLoss
 
     config = config.replace(steps=warmup + steps, val_every=0)
     dataset = build_dataset(config, synthetic=True)

@@ -42,8 +42,9 @@ def make_drums(path: Path, minutes: float, seed: int = 0) -> Path:
     """Write ``minutes`` of 44.1 kHz stereo drums to ``path`` (a 60 s render, tiled)."""
     import soundfile as sf
 
-    from drummernet.kits import DEFAULT_KIT, DrumKit
-    from drummernet.synthetic import procedural_groove, render
+    from drummernet.constants import DEFAULT_KIT
+    from drummernet.model.kits import DrumKit
+    from drummernet.training.synthetic import procedural_groove, render
 
     if path.exists():
         return path
@@ -76,8 +77,13 @@ def worker_drummernet(path: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     from drummernet.constants import DEFAULT_MIN_GAP, DEFAULT_THRESHOLD
-    from drummernet.inference import analyze_audio, load_model, loudness_gain, read_audio
-    from drummernet.transcription import activations_to_events
+    from drummernet.transcription.inference import (
+        analyze_audio,
+        load_model,
+        loudness_gain,
+        read_audio,
+    )
+    from drummernet.transcription.result import activations_to_events
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the untrained stand-in's warning
@@ -107,7 +113,7 @@ def worker_drummernet(path: str, threads: int) -> dict:
 def worker_baseline(path: str) -> dict:
     """Runs in a subprocess: the band-wise baseline as ``bandwise_system`` runs it."""
     from drummernet.audio import load_audio
-    from drummernet.baselines import bandwise_onsets
+    from drummernet.evaluation.baselines import bandwise_onsets
 
     audio, sr = load_audio(path, sr=None)
     start = time.perf_counter()
@@ -199,7 +205,7 @@ def main() -> None:
     if not model_file.exists():
         import torch
 
-        from drummernet.model import DrummerNet, ModelConfig
+        from drummernet.model.network import DrummerNet, ModelConfig
 
         torch.manual_seed(0)
         DrummerNet(ModelConfig()).save(model_file)

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from drummernet.constants import DEFAULT_RELATIVE_THRESHOLD
-from drummernet.evaluation import COARSE_CLASSES, evaluate, read_dataset
-from drummernet.inference import transcribe, transcription_labels
-from drummernet.model import DrummerNet
-from drummernet.transcription import Transcription, activations_to_events
+from drummernet.evaluation.scoring import COARSE_CLASSES, evaluate, read_dataset
+from drummernet.model.network import DrummerNet
+from drummernet.transcription.inference import transcribe, transcription_labels
+from drummernet.transcription.result import Transcription, activations_to_events
 from experiments.__main__ import synthetic_eval_tracks
 
 CANDIDATES = tuple(np.round(np.geomspace(0.02, 0.5, 15), 4))

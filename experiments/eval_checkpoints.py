@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from drummernet.evaluation import evaluate, read_dataset
-from drummernet.inference import transcription_system
-from drummernet.trainer import model_from_checkpoint
+from drummernet.evaluation.scoring import evaluate, read_dataset
+from drummernet.training.trainer import model_from_checkpoint
+from drummernet.transcription.inference import transcription_system
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import argparse
 import numpy as np
 import torch
 
-from drummernet.evaluation import read_dataset
-from drummernet.inference import analyze_audio, load_model, loudness_gain, read_audio
-from drummernet.transcription import merge_voices
+from drummernet.evaluation.scoring import read_dataset
+from drummernet.transcription.inference import analyze_audio, load_model, loudness_gain, read_audio
+from drummernet.transcription.result import merge_voices
 
 HATS = ("HH_CHH", "HH_PHH", "HH_OHH")
 KINDS = ("hat alone", "hat + KD/SD", "SD, no hat", "KD, no hat")

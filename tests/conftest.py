@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from drummernet.analyzer import AnalyzerConfig
-from drummernet.model import DrummerNet, ModelConfig
+from drummernet.model.analyzer import AnalyzerConfig
+from drummernet.model.network import DrummerNet, ModelConfig
 
 # One thread: the suite's tensors are small, and OpenMP's spinning threads make timings bimodal
 # on shared 2-core machines (and tests slow when something else runs beside them).

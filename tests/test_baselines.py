@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
-from drummernet.baselines import DEFAULT_BANDS, bandwise_onsets, bandwise_system
-from drummernet.evaluation import Track, score_onsets
+from drummernet.evaluation.baselines import DEFAULT_BANDS, bandwise_onsets, bandwise_system
+from drummernet.evaluation.scoring import Track, score_onsets
 
 SR = 44100
 

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 from conftest import REPO, SR, drum_loop
 
-from drummernet import inference
 from drummernet.cli import main
+from drummernet.transcription import inference
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
-from drummernet.evaluation import (
+from drummernet.evaluation.scoring import (
     DatasetError,
     OnsetScore,
     Track,
@@ -428,7 +428,7 @@ def test_mdb_dev_baseline() -> None:
     root = shared_data() / "mdb_dev"
     if not (root / "tracks.tsv").is_file():
         pytest.skip(f"{root} not present")
-    from drummernet.baselines import bandwise_system
+    from drummernet.evaluation.baselines import bandwise_system
 
     tracks = read_dataset(root)
     assert len(tracks) == 4 and all(t.has_components for t in tracks)

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from drummernet.model import DrummerNet
+from drummernet.model.network import DrummerNet
 from experiments.__main__ import experiment_config, experiment_names, main, reference_point
 
 

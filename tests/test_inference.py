@@ -11,10 +11,11 @@ import soundfile as sf
 import torch
 from conftest import SR, TINY_COMPONENTS, drum_loop
 
-from drummernet import inference
 from drummernet.audio import AudioError, load_audio, stream_audio
 from drummernet.constants import DEFAULT_TARGET_RMS, GM_NOTES, GM_TO_CLASS
-from drummernet.inference import (
+from drummernet.model.network import DrummerNet, ModelLoadError
+from drummernet.transcription import inference
+from drummernet.transcription.inference import (
     DrummerNetWarning,
     analyze_audio,
     load_model,
@@ -23,8 +24,7 @@ from drummernet.inference import (
     transcribe,
     transcription_system,
 )
-from drummernet.model import DrummerNet, ModelLoadError
-from drummernet.transcription import Transcription
+from drummernet.transcription.result import Transcription
 
 
 def onset_frames(result: Transcription) -> dict[str, np.ndarray]:
@@ -220,7 +220,7 @@ def test_low_rate_warns(tiny_model):
 
 
 def test_transcription_system_labels(tiny_model, tmp_path):
-    from drummernet.evaluation import Track
+    from drummernet.evaluation.scoring import Track
 
     audio, _ = drum_loop(3.0)
     path = tmp_path / "x.wav"

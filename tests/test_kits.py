@@ -10,8 +10,17 @@ import pytest
 import soundfile as sf
 import torch
 
-from drum_components import KIT_DIR, load_manifest
-from drum_components.render import (
+from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
+from drummernet.model.kits import (
+    ALIASES,
+    KIT_DIR,
+    DrumKit,
+    KitError,
+    component_for_name,
+    list_kits,
+    load_manifest,
+)
+from tools.render_kits import (
     EXAMPLE_SECONDS,
     LONG_COMPONENTS,
     PEAK_LEVEL,
@@ -19,8 +28,6 @@ from drum_components.render import (
     example_score,
     make_one_shot,
 )
-from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
-from drummernet.kits import ALIASES, DrumKit, KitError, component_for_name, list_kits
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "drummernet" / "data"
 
@@ -338,7 +345,7 @@ def test_example_score_is_a_valid_groove():
 def test_voice_rows_of_a_kit_pool_come_from_a_kit_that_has_the_voice():
     """A sample kit has no side stick: in a pool its row borrows one from a kit that has it (so
     drawing that kit never silences the voice), and alone it falls back to the snare."""
-    from drummernet.synthesizer import load_kit_tensor
+    from drummernet.model.synthesizer import load_kit_tensor
 
     codes = ("SD", "SD_XS")
     assert "SD_XS" in DrumKit.builtin("fluidr3_standard", components=VOICE_CODES).samples
@@ -356,7 +363,7 @@ def test_room_voices_are_the_main_one_shot_through_the_fixed_room(tmp_path):
     from scipy.signal import fftconvolve
 
     from drummernet.constants import voice_component
-    from drummernet.synthesizer import load_kit_tensor, room_response
+    from drummernet.model.synthesizer import load_kit_tensor, room_response
 
     assert voice_component("SD_ROOM") == "SD" and voice_component("SD_XS") == "SD"
     codes = ("KD", "SD", "SD_ROOM")
@@ -377,7 +384,7 @@ def test_room_voices_are_the_main_one_shot_through_the_fixed_room(tmp_path):
 
 def test_bright_voices_are_the_main_one_shot_above_the_cutoff():
     from drummernet.constants import BRIGHT_CUTOFF_HZ, voice_component
-    from drummernet.synthesizer import load_kit_tensor
+    from drummernet.model.synthesizer import load_kit_tensor
 
     assert voice_component("SD_HF") == "SD" and voice_component("KD_HF") == "KD"
     shots = load_kit_tensor(["fluidr3_standard"], ("SD", "SD_HF"), 16000, max_seconds=1.0)[0]

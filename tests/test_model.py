@@ -9,10 +9,10 @@ import pytest
 import torch
 from conftest import SR, TINY_COMPONENTS, synthetic_kit, tiny_config
 
-from drummernet.analyzer import AnalyzerConfig, sparse_normalize, upsample_impulses
-from drummernet.losses import LossConfig, SpectralLoss
-from drummernet.model import DrummerNet, ModelConfig, ModelLoadError
-from drummernet.synthesizer import Synthesizer
+from drummernet.model.analyzer import AnalyzerConfig, sparse_normalize, upsample_impulses
+from drummernet.model.network import DrummerNet, ModelConfig, ModelLoadError
+from drummernet.model.synthesizer import Synthesizer
+from drummernet.training.losses import LossConfig, SpectralLoss
 
 
 @pytest.mark.parametrize("t", [0, 1, 777, 15999])
@@ -278,14 +278,14 @@ def test_tiny_model_fits_a_generated_clip():
 def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels):
     import librosa
 
-    from drummernet.analyzer import mel_filterbank
+    from drummernet.model.analyzer import mel_filterbank
 
     expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
     np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels, 20.0), expected, atol=1e-6)
 
 
 def test_kit_norms():
-    from drummernet.synthesizer import ENERGY_NORM_REFERENCE, normalize_shots
+    from drummernet.model.synthesizer import ENERGY_NORM_REFERENCE, normalize_shots
 
     shots = synthetic_kit() * torch.tensor([[0.3], [2.0], [5.0]])
     peak = normalize_shots(shots, SR, "peak")

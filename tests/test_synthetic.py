@@ -12,9 +12,9 @@ import pretty_midi
 import pytest
 import torch
 
-from drummernet import synthetic
 from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
-from drummernet.synthetic import (
+from drummernet.training import synthetic
+from drummernet.training.synthetic import (
     PROCEDURAL_STYLES,
     Performance,
     SyntheticStems,
@@ -392,7 +392,7 @@ def test_dataset_stream_is_the_same_for_any_number_of_workers(kits):
 
 
 def test_dataset_with_built_in_kits_if_available():
-    kits_module = pytest.importorskip("drummernet.kits")
+    kits_module = pytest.importorskip("drummernet.model.kits")
     names = kits_module.list_kits()
     if not names:
         pytest.skip("no built-in kits")
@@ -491,7 +491,7 @@ def test_clean_target_items_pair_the_input_with_its_dry_mix_at_one_loudness(kits
         torch.testing.assert_close(rms[1], rms[0], rtol=1e-4, atol=0)
         assert not torch.allclose(pair[0], pair[1], atol=1e-3)
     # In a mix with unlabeled audio, that audio is its own target.
-    from drummernet.data import TrainingClips
+    from drummernet.training.unlabeled import TrainingClips
 
     class Loops:
         def example(self, index):

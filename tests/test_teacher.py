@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from conftest import SR, synthetic_kit
 
-from drummernet.losses import onset_loss
-from drummernet.teacher import NMFTeacher, component_templates, nmf_activations
+from drummernet.training.losses import onset_loss
+from drummernet.training.teacher import NMFTeacher, component_templates, nmf_activations
 
 HOP = 80
 

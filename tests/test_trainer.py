@@ -15,10 +15,10 @@ import soundfile as sf
 import torch
 from conftest import REPO, SR, TINY_COMPONENTS
 
-from drummernet.analyzer import AnalyzerConfig
-from drummernet.data import NoAudioError, UnlabeledAudio
-from drummernet.model import DrummerNet
-from drummernet.trainer import TrainConfig, TrainingInterrupted, latest_checkpoint, train
+from drummernet.model.analyzer import AnalyzerConfig
+from drummernet.model.network import DrummerNet
+from drummernet.training.trainer import TrainConfig, TrainingInterrupted, latest_checkpoint, train
+from drummernet.training.unlabeled import NoAudioError, UnlabeledAudio
 
 TINY = {
     "model": {
@@ -103,7 +103,7 @@ class _SignalAt:
 
 
 def test_interrupt_and_resume_matches_uninterrupted_run(tmp_path, drum_audio_dir):
-    from drummernet.trainer import build_dataset
+    from drummernet.training.trainer import build_dataset
 
     config = tiny_train_config(steps=16)
     torch.set_num_threads(1)  # the same reduction order in both runs
@@ -143,7 +143,7 @@ def test_no_usable_audio_is_a_clear_error(tmp_path):
 
 
 def test_config_file_merges_over_defaults(tmp_path):
-    from drummernet.trainer import load_config_file
+    from drummernet.training.trainer import load_config_file
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"steps": 7, "model": {"analyzer": {"depth": 4}}}))
@@ -250,7 +250,7 @@ def test_torchrun_two_processes(tmp_path, drum_audio_dir):
 def test_revive_silent_components_resets_only_their_heads():
     from conftest import synthetic_kit, tiny_config
 
-    from drummernet.trainer import revive_silent_components
+    from drummernet.training.trainer import revive_silent_components
 
     torch.manual_seed(0)
     model = DrummerNet(tiny_config(), kits=synthetic_kit())
@@ -288,7 +288,7 @@ def test_reference_points_are_off_by_default():
 
 
 def test_onset_supervision_trains_on_labelled_synthetic_stems_only(tmp_path, drum_audio_dir):
-    from drummernet.trainer import build_dataset
+    from drummernet.training.trainer import build_dataset
 
     config = tiny_train_config(
         steps=3, log_every=1, val_every=3, loss={"domain": "stft", "onset_supervision": 1.0}
@@ -315,7 +315,7 @@ def test_teacher_guides_only_the_first_teacher_steps(tmp_path):
 
 
 def test_one_shot_warm_up_schedule():
-    from drummernet.trainer import TrainConfig, shot_length_at
+    from drummernet.training.trainer import TrainConfig, shot_length_at
 
     config = TrainConfig(shot_warmup_steps=100, shot_start_seconds=0.05)
     assert TrainConfig().shot_warmup_steps == 0 and shot_length_at(TrainConfig(), 0, 16000) is None
@@ -327,8 +327,8 @@ def test_one_shot_warm_up_schedule():
 
 
 def test_clean_target_trains_towards_the_dry_mix(tmp_path, drum_audio_dir, monkeypatch):
-    from drummernet import trainer
-    from drummernet.trainer import build_dataset
+    from drummernet.training import trainer
+    from drummernet.training.trainer import build_dataset
 
     config = tiny_train_config(steps=2, log_every=1, val_every=2, clean_target=True, stem_eq=True)
     assert not TrainConfig().clean_target and not TrainConfig().stem_eq

@@ -13,8 +13,8 @@ from conftest import SR, synthetic_kit
 
 from drummernet import constants
 from drummernet.constants import DEFAULT_REFERENCE_AMPLITUDE, DEFAULT_THRESHOLD, GM_NOTES
-from drummernet.model import DrummerNet
-from drummernet.transcription import (
+from drummernet.model.network import DrummerNet
+from drummernet.transcription.result import (
     NoteEvent,
     Transcription,
     activations_to_events,
@@ -117,7 +117,8 @@ def test_velocity_range_and_monotonic():
 
 
 def test_constants_match_training_and_rendering():
-    from drummernet import data, synthetic
+    from drummernet.training import synthetic
+    from drummernet.training import unlabeled as data
 
     assert constants.DEFAULT_TARGET_RMS == data.TARGET_RMS
     assert constants.DEFAULT_VELOCITY_GAMMA == synthetic.DEFAULT_VELOCITY_GAMMA
@@ -198,7 +199,7 @@ def test_csv_round_trip(tmp_path):
 
 
 def test_resynthesize_places_one_shots():
-    from drummernet.kits import DrumKit
+    from drummernet.model.kits import DrumKit
 
     shots = synthetic_kit(length=800).numpy()
     kit = DrumKit("test", SR, dict(zip(COMPS, shots, strict=True)))
@@ -217,7 +218,7 @@ def test_resynthesize_places_one_shots():
 
 
 def test_resynthesize_with_a_builtin_kit(tmp_path):
-    from drummernet.kits import list_kits
+    from drummernet.model.kits import list_kits
 
     events = [NoteEvent(0.1, "SD", 38, 100)]
     result = make_transcription(events, 1.0)
@@ -245,7 +246,7 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_decay_mask_drops_echoes_but_keeps_new_strokes():
-    from drummernet.transcription import activations_to_events
+    from drummernet.transcription.result import activations_to_events
 
     act = np.zeros((1, 200), dtype=np.float32)
     act[0, 10] = 0.8  # a loud hit at 50 ms
@@ -261,7 +262,7 @@ def test_decay_mask_drops_echoes_but_keeps_new_strokes():
 
 
 def test_model_file_threshold_is_the_default(tiny_model, tmp_path):
-    from drummernet.inference import model_threshold
+    from drummernet.transcription.inference import model_threshold
 
     assert model_threshold(tiny_model) == DEFAULT_THRESHOLD
     path = tiny_model.save(tmp_path / "m.safetensors", extra={"threshold": 0.123})
@@ -269,8 +270,8 @@ def test_model_file_threshold_is_the_default(tiny_model, tmp_path):
 
 
 def test_model_file_relative_thresholds_are_the_default(tiny_model, tmp_path, monkeypatch):
-    from drummernet import inference
-    from drummernet.inference import model_relative_threshold, transcribe
+    from drummernet.transcription import inference
+    from drummernet.transcription.inference import model_relative_threshold, transcribe
 
     assert model_relative_threshold(tiny_model) == constants.DEFAULT_RELATIVE_THRESHOLD
     per_drum = {"KD": 0.4, "HH": 0.1}
@@ -292,7 +293,7 @@ def test_model_file_relative_thresholds_are_the_default(tiny_model, tmp_path, mo
 
 
 def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
-    from drummernet.transcription import activations_to_events
+    from drummernet.transcription.result import activations_to_events
 
     act = np.zeros((2, 400), dtype=np.float32)
     act[0, 20::40] = 0.8  # a loud kick: 10 strong hits ...
@@ -310,7 +311,7 @@ def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
 
 
 def test_relative_threshold_per_drum_class_or_code():
-    from drummernet.transcription import activations_to_events, relative_threshold_of
+    from drummernet.transcription.result import activations_to_events, relative_threshold_of
 
     assert relative_threshold_of(0.2, "KD") == 0.2
     per_drum = {"HH": 0.1, "HH_OHH": 0.5, "KD": 0.0}
@@ -334,7 +335,7 @@ def test_relative_threshold_per_drum_class_or_code():
 
 
 def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():
-    from drummernet.transcription import activations_to_events
+    from drummernet.transcription.result import activations_to_events
 
     act = np.zeros((1, 400), dtype=np.float32)
     # A ringing cymbal after a stroke at 40 ms: one slowly decaying impulse per 40 ms window, as
@@ -356,14 +357,14 @@ def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():
 
 
 def test_onset_contrast_must_have_positive_windows():
-    from drummernet.transcription import activations_to_events
+    from drummernet.transcription.result import activations_to_events
 
     with pytest.raises(ValueError, match="contrast_window"):
         activations_to_events(np.zeros((1, 10)), 200.0, ["KD"], contrast_window=0.0)
 
 
 def test_merge_voices_adds_each_voice_into_its_component():
-    from drummernet.transcription import merge_voices
+    from drummernet.transcription.result import merge_voices
 
     rows = np.arange(12, dtype=np.float32).reshape(4, 3)
     merged, codes = merge_voices(rows, ("KD", "SD", "SD_XS", "CY_CHN"))

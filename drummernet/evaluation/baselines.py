@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import load_audio
+from drummernet.audio import load_audio
 
 if TYPE_CHECKING:
-    from .evaluation import Track
+    from drummernet.evaluation.scoring import Track
 
 #: Frequency band (Hz) whose spectral flux detects each class. Upper edges above Nyquist are
 #: clipped, so a 16 kHz file still gets a (narrow) hi-hat band.

@@ -13,12 +13,12 @@ Every source is redistributable (MIT, CC0 or public domain) and comes from a Deb
 SoundFont kits are rendered with the ``fluidsynth`` command line, one run per preset playing one
 hit every 2 s; sample kits are read from the packages' WAV/FLAC files. Run::
 
-    python -m drum_components.render [--out DIR] [--example]
+    python -m tools.render_kits [--out DIR] [--example]
 
 which writes ``DIR/<kit>/<COMPONENT>.flac`` and ``DIR/manifest.json`` (``DIR`` defaults to this
 package), prints the level and spectral centroid of every one-shot and how alike the kits are,
 and with ``--example`` also writes ``drummernet/data/example.{flac,mid}``. The licences and
-copyright holders are listed in ``drum_components/NOTICE``; keep it in step with
+copyright holders are listed in ``drummernet/drum_components/NOTICE``; keep it in step with
 :func:`kit_sources`.
 """
 
@@ -606,14 +606,17 @@ def render_example(kit_dir: Path, audio_path: Path, midi_path: Path) -> None:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    """The command-line parser of ``python -m drum_components.render``."""
-    here = Path(__file__).resolve().parent
+    """The command-line parser of ``python -m tools.render_kits``."""
+    package = Path(__file__).resolve().parents[1] / "drummernet"
     parser = argparse.ArgumentParser(
-        prog="python -m drum_components.render",
+        prog="python -m tools.render_kits",
         description="Regenerate the built-in drum kits from installed redistributable sources.",
     )
     parser.add_argument(
-        "--out", type=Path, default=here, help="kit folder to write (default: %(default)s)"
+        "--out",
+        type=Path,
+        default=package / "drum_components",
+        help="kit folder to write (default: %(default)s)",
     )
     parser.add_argument(
         "--example",
@@ -623,7 +626,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--example-dir",
         type=Path,
-        default=here.parent / "drummernet" / "data",
+        default=package / "data",
         help="where example.flac and example.mid go (default: %(default)s)",
     )
     return parser

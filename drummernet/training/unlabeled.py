@@ -20,8 +20,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .audio import AudioError, find_audio_files, resample
-from .constants import DEFAULT_TARGET_RMS, SAMPLE_RATE
+from drummernet.audio import AudioError, find_audio_files, resample
+from drummernet.constants import DEFAULT_TARGET_RMS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

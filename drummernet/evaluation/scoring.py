@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AUDIO_EXTENSIONS, AudioError, atomic_write, load_audio
-from .constants import (
+from drummernet.audio import AUDIO_EXTENSIONS, AudioError, atomic_write, load_audio
+from drummernet.constants import (
     COMPONENTS,
     DEFAULT_ONSET_WINDOW,
     EVAL_CLASSES,
@@ -882,7 +882,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0 success, 1 bad input)."""
-    from .baselines import bandwise_system
+    from drummernet.evaluation.baselines import bandwise_system
 
     args = get_parser().parse_args(argv)
     if args.window <= 0:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import torch
 
-from .audio import atomic_write
-from .losses import LossConfig, SpectralLoss, onset_loss
-from .model import DrummerNet, ModelConfig
+from drummernet.audio import atomic_write
+from drummernet.model.network import DrummerNet, ModelConfig
+from drummernet.training.losses import LossConfig, SpectralLoss, onset_loss
 
 log = logging.getLogger(__name__)
 
@@ -301,9 +301,9 @@ def build_dataset(
         synthetic: include synthetic stems.
         synthetic_midi: drum MIDI files or folders to perform; None for procedural grooves.
     """
-    from .data import TrainingClips, UnlabeledAudio
-    from .kits import list_kits
-    from .synthetic import SyntheticStems
+    from drummernet.model.kits import list_kits
+    from drummernet.training.synthetic import SyntheticStems
+    from drummernet.training.unlabeled import TrainingClips, UnlabeledAudio
 
     sr = config.model.analyzer.sample_rate
     supervised = config.loss.onset_supervision > 0
@@ -337,7 +337,7 @@ def build_dataset(
             stem_eq=config.stem_eq,
         )
         if supervised:
-            from .synthetic import LabelledStems
+            from drummernet.training.synthetic import LabelledStems
 
             analyzer = config.model.analyzer
             stems = LabelledStems(stems, analyzer.components, analyzer.hop_length)
@@ -347,12 +347,12 @@ def build_dataset(
 
 
 def _expand_midi(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    from .data import NoAudioError
+    from drummernet.training.unlabeled import NoAudioError
 
     files: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir() and (item / "info.csv").is_file():
-            from .synthetic import groove_midi_files
+            from drummernet.training.synthetic import groove_midi_files
 
             files.extend(groove_midi_files(item, split="train"))
         elif item.is_dir():
@@ -535,7 +535,7 @@ def train(
     loss_fn = SpectralLoss(config.loss, model.sample_rate).to(device)
     teacher = None
     if config.teacher_steps > start:
-        from .teacher import NMFTeacher
+        from drummernet.training.teacher import NMFTeacher
 
         teacher = NMFTeacher.from_model(model)
     autocast = (
@@ -724,8 +724,8 @@ def _validate(model, loss_fn, val_set, labelled_dir, device) -> dict:
         losses.append(loss_fn(model(chunk)[0], target).item() * len(chunk))
     result = {"val_loss": sum(losses) / len(val_set)}
     if labelled_dir is not None:
-        from .evaluation import evaluate, read_dataset
-        from .inference import transcription_system
+        from drummernet.evaluation.scoring import evaluate, read_dataset
+        from drummernet.transcription.inference import transcription_system
 
         scores = evaluate(transcription_system(model), read_dataset(labelled_dir), progress=False)
         result["val_mean_f1"] = scores.mean_f1

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .constants import DEFAULT_THRESHOLD, SAMPLE_RATE
+from drummernet.constants import DEFAULT_THRESHOLD, SAMPLE_RATE
 
 LOSS_DOMAINS = ("cqt", "stft", "mel")
 #: Onset targets count as hit by an activation this many frames away (2 frames = 10 ms at hop 80):

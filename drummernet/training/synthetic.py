@@ -34,12 +34,12 @@ import numpy as np
 import scipy.signal
 import torch
 
-from . import constants
-from .audio import resample
-from .constants import COMPONENTS, GM_TO_VOICE, SAMPLE_RATE, VOICE_CODES, VOICES
+from drummernet import constants
+from drummernet.audio import resample
+from drummernet.constants import COMPONENTS, GM_TO_VOICE, SAMPLE_RATE, VOICE_CODES, VOICES
 
 if TYPE_CHECKING:
-    from .kits import DrumKit
+    from drummernet.model.kits import DrumKit
 
 # --------------------------------------------------------------------------------------------
 # Defaults. Every tunable number lives here so the dataset, the trainer and the CLI agree.
@@ -903,7 +903,7 @@ def _rms(audio: np.ndarray) -> float:
 def _resolve_kit(kit: str | DrumKit | PreparedKit, sr: int, voices: bool = False) -> PreparedKit:
     if isinstance(kit, str):
         # imported lazily: only needed when kits are given by name
-        from .kits import load_with_voices
+        from drummernet.model.kits import load_with_voices
 
         # A built-in kit brings its extra voices (side stick, splash...) for hits that name them.
         kit = load_with_voices(kit, (*COMPONENTS, *VOICES) if voices else COMPONENTS, sr)

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio import atomic_write
-from .constants import (
+from drummernet.audio import atomic_write
+from drummernet.constants import (
     COMPONENT_NAMES,
     COMPONENTS,
     DEFAULT_ANALYSIS_WINDOW,
@@ -635,8 +635,9 @@ class Transcription:
         Raises:
             KitError: the kit cannot be loaded.
         """
-        from .audio import resample
-        from .kits import DEFAULT_KIT, DrumKit
+        from drummernet.audio import resample
+        from drummernet.constants import DEFAULT_KIT
+        from drummernet.model.kits import DrumKit
 
         sr = sr or SAMPLE_RATE
         kit = kit if isinstance(kit, DrumKit) else DrumKit.load(kit or DEFAULT_KIT, sr=sr)
@@ -655,7 +656,7 @@ class Transcription:
 
     def write_wav(self, path: str | os.PathLike, kit: Any = None, sr: int | None = None) -> Path:
         """Write :meth:`resynthesize` to a wav/flac file atomically, scaled down if it would clip."""
-        from .audio import write_audio
+        from drummernet.audio import write_audio
 
         sr = sr or SAMPLE_RATE
         audio = self.resynthesize(kit, sr)
@@ -694,13 +695,13 @@ class Transcription:
         import librosa.display
 
         if audio is None:
-            from .audio import AudioError
+            from drummernet.audio import AudioError
 
             sr = SAMPLE_RATE
             try:
                 if self.source is None:
                     raise AudioError("no source")
-                from .inference import read_audio
+                from drummernet.transcription.inference import read_audio
 
                 audio, _ = read_audio(self.source, sr)
             except AudioError:

@@ -160,11 +160,11 @@ def load_kit_tensor(
     """
     if isinstance(kits, torch.Tensor):
         return kits if kits.dim() == 3 else kits.unsqueeze(0)
-    from .kits import DrumKit, load_with_voices
+    from drummernet.model.kits import DrumKit, load_with_voices
 
     if isinstance(kits, (str, DrumKit)) or not isinstance(kits, Sequence):
         kits = [kits]
-    from .audio import resample
+    from drummernet.audio import resample
 
     components = tuple(components)
     loaded = [k if isinstance(k, DrumKit) else load_with_voices(k, components, sr) for k in kits]
@@ -186,8 +186,8 @@ def load_kit_tensor(
 
 def room_response(sr: int) -> np.ndarray:
     """The fixed room of the room voices (:data:`~drummernet.constants.ROOM_VOICES`)."""
-    from .constants import ROOM_RT60, ROOM_SEED
-    from .synthetic import room_impulse_response
+    from drummernet.constants import ROOM_RT60, ROOM_SEED
+    from drummernet.training.synthetic import room_impulse_response
 
     return room_impulse_response(np.random.default_rng(ROOM_SEED), ROOM_RT60, sr)
 
@@ -199,8 +199,8 @@ def _add_derived_voices(kit, codes: Sequence[str]):
     high-pass at :data:`~drummernet.constants.BRIGHT_CUTOFF_HZ` (the attack stays at sample 0)."""
     from scipy.signal import butter, fftconvolve, sosfilt
 
-    from .constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES
-    from .kits import DrumKit
+    from drummernet.constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES
+    from drummernet.model.kits import DrumKit
 
     parents = {**ROOM_VOICES, **BRIGHT_VOICES}
     wanted = [c for c in codes if c in parents and parents[c] in kit.samples]
@@ -223,8 +223,8 @@ def _fill_voices(kits: list, codes: Sequence[str]) -> list:
     else its component's own one-shot. Without this a sample kit (no side stick, no splash...)
     would render that voice's impulses as silence, and the analyzer would learn nothing from
     them whenever that kit is drawn."""
-    from .constants import VOICES
-    from .kits import DrumKit
+    from drummernet.constants import VOICES
+    from drummernet.model.kits import DrumKit
 
     out = []
     for kit in kits:

@@ -20,14 +20,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .analyzer import Analyzer, AnalyzerConfig, upsample_impulses
-from .synthesizer import Synthesizer, load_kit_tensor
+from drummernet.constants import DEFAULT_KIT
+from drummernet.model.analyzer import Analyzer, AnalyzerConfig, upsample_impulses
+from drummernet.model.synthesizer import Synthesizer, load_kit_tensor
 
 FORMAT_NAME = "drummernet"
 FORMAT_VERSION = 1
 
-#: Built-in kit of the synthesizer (the first of the pool; used alone when resynthesising).
-DEFAULT_KIT = "fluidr3_standard"
 #: The synthesizer's default kit pool: four acoustic kits from three sources. In training a random
 #: kit per component is drawn from it each step (as in the paper), so a component is a timbre
 #: class; the other built-in kits render the synthetic training audio.
@@ -177,7 +176,7 @@ class DrummerNet(nn.Module):
         """
         from safetensors.torch import save_file
 
-        from .audio import atomic_write
+        from drummernet.audio import atomic_write
 
         metadata = {
             "format": FORMAT_NAME,

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
+from drummernet.constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
 
 FRONTENDS = ("logmel", "waveform")
 NORMALIZERS = ("sparsemax", "entmax15", "softmax", "none")

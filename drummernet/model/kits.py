@@ -2,7 +2,7 @@
 
 DrummerNet (Choi & Cho, ISMIR 2019) renders drums by convolving the analyzer's impulse trains
 with a fixed one-shot for each component. A :class:`DrumKit` holds those one-shots, loaded from a
-built-in kit (``drum_components/manifest.json``), a folder of audio files named by component, or
+built-in kit (``drummernet/drum_components/manifest.json``), a folder of audio files named by component, or
 an explicit mapping; :meth:`DrumKit.to_tensor` stacks them into the synthesizer's kernel.
 
 Every one-shot is resampled to the requested rate, trimmed so its attack is at sample 0, and
@@ -12,6 +12,7 @@ Every one-shot is resampled to the requested rate, trimmed so its attack is at s
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -21,16 +22,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drum_components import KIT_DIR, load_manifest
-
-from .audio import AUDIO_EXTENSIONS, AudioError, load_audio
-from .constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES, VOICES
+from drummernet.audio import AUDIO_EXTENSIONS, AudioError, load_audio
+from drummernet.constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES, VOICES
 
 if TYPE_CHECKING:
     import torch
 
-#: Kit used when none is named.
-DEFAULT_KIT = "fluidr3_standard"
+#: Folder holding ``manifest.json`` and one sub-folder of FLAC one-shots per built-in kit. The
+#: files are rendered by ``tools/render_kits.py`` from redistributable sources (see ``NOTICE``).
+KIT_DIR: Path = Path(__file__).resolve().parents[1] / "drum_components"
+
+#: The kit index: sample rate, component codes and, per kit, provenance and files.
+MANIFEST_PATH: Path = KIT_DIR / "manifest.json"
+
 #: The attack starts at the first sample within this many dB of the one-shot's peak.
 ONSET_DB = -40.0
 #: A one-shot whose peak is below this (about -80 dBFS) is considered silent.
@@ -58,6 +62,18 @@ ALIASES: dict[str, str] = {
 
 class KitError(ValueError):
     """A kit that cannot be loaded. ``str(error)`` is a one-line message for the user."""
+
+
+def load_manifest() -> dict:
+    """Read the kit manifest.
+
+    Returns:
+        ``{"sample_rate": int, "components": [code, ...], "kits": {name: {"description",
+        "source", "license", "files": {code: path relative to KIT_DIR}, ["fills"]}}}``;
+        a fresh dict on every call, so callers may modify it.
+    """
+    with open(MANIFEST_PATH, encoding="utf-8") as file:
+        return json.load(file)
 
 
 def list_kits() -> list[str]:

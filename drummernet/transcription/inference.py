@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .audio import AudioError, audio_info, resample, stream_audio
-from .constants import (
+from drummernet.audio import AudioError, audio_info, resample, stream_audio
+from drummernet.constants import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_DECAY_MASK,
@@ -47,14 +47,14 @@ from .constants import (
     GM_TO_CLASS,
     MIN_AUDIO_SECONDS,
 )
-from .model import DrummerNet, ModelConfig, ModelLoadError, silent_kit
-from .transcription import Transcription, activations_to_events, merge_voices
+from drummernet.model.network import DrummerNet, ModelConfig, ModelLoadError, silent_kit
+from drummernet.transcription.result import Transcription, activations_to_events, merge_voices
 
 if TYPE_CHECKING:
-    from .evaluation import Track
+    from drummernet.evaluation.scoring import Track
 
 #: The model shipped with the package (trained by ``experiments/``; may be absent in a checkout).
-DEFAULT_MODEL_PATH: Path = Path(__file__).resolve().parent / "pretrained" / "default.safetensors"
+DEFAULT_MODEL_PATH: Path = Path(__file__).resolve().parents[1] / "pretrained" / "default.safetensors"
 
 #: Name of the model file inside a training run folder.
 RUN_MODEL_FILE = "model.safetensors"
@@ -486,7 +486,7 @@ def transcription_labels(result: Transcription) -> dict[str, np.ndarray]:
         the merged onsets of its events, by :data:`~drummernet.constants.GM_TO_CLASS` of each
         event's General MIDI note.
     """
-    from .evaluation import COARSE_CLASSES, merge_onsets
+    from drummernet.evaluation.scoring import COARSE_CLASSES, merge_onsets
 
     labels = result.onsets()
     by_class: dict[str, list[float]] = {label: [] for label in COARSE_CLASSES}

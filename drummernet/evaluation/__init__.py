@@ -1,0 +1,1 @@
+"""Evaluation: labelled datasets, onset scoring with mir_eval, reports and baselines."""

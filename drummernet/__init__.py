@@ -29,7 +29,7 @@ _EXPORTS = {
     "DrumKit": "model.kits",
     "list_kits": "model.kits",
     "train": "training.trainer",
-    "TrainConfig": "training.trainer",
+    "TrainConfig": "training.config",
     "evaluate": "evaluation.scoring",
     "read_dataset": "evaluation.scoring",
     "AudioError": "audio",

@@ -16,13 +16,10 @@ import numpy as np
 import soundfile as sf
 
 from drummernet.constants import SAMPLE_RATE
+from drummernet.errors import AudioError
 
 #: File extensions treated as audio when a directory is scanned.
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-
-
-class AudioError(ValueError):
-    """An input that is not usable audio. ``str(error)`` is a one-line message for the user."""
 
 
 def resample(audio: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 from drummernet import __version__
 from drummernet.constants import DEFAULT_ONSET_WINDOW
+from drummernet.errors import DrummerNetError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class CliError(Exception):
+class CliError(DrummerNetError):
     """A user-facing failure: printed as one line, exit status ``code``."""
 
     def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
@@ -327,10 +328,9 @@ def _add_train(sub) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from drummernet.training.config import TrainConfig, load_config_file
     from drummernet.training.trainer import (
-        TrainConfig,
         TrainingInterrupted,
-        load_config_file,
         train,
     )
 
@@ -449,21 +449,6 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types whose message is meant for the user (imported lazily)."""
-    errors: list[type[BaseException]] = [CliError, FileNotFoundError, PermissionError]
-    for module, name in [
-        ("drummernet.audio", "AudioError"),
-        ("drummernet.model.kits", "KitError"),
-        ("drummernet.model.network", "ModelLoadError"),
-        ("drummernet.training.unlabeled", "NoAudioError"),
-        ("drummernet.evaluation.scoring", "DatasetError"),
-    ]:
-        if module in sys.modules:
-            errors.append(getattr(sys.modules[module], name))
-    return tuple(errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = get_parser().parse_args(argv)
@@ -480,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("DRUMMERNET_DEBUG"):
             raise
         code = getattr(error, "code", EXIT_ERROR) if isinstance(error, CliError) else EXIT_ERROR
-        if not isinstance(error, _user_errors()):
+        if not isinstance(error, (DrummerNetError, FileNotFoundError, PermissionError)):
             message = f"unexpected {type(error).__name__}: {error}"
         else:
             message = str(error)

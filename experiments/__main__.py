@@ -78,7 +78,7 @@ def experiment_config(
 ):
     """The :class:`TrainConfig` of experiment ``name`` (base merged with its override, then with
     ``extra``, e.g. a tiny model for smoke tests)."""
-    from drummernet.training.trainer import TrainConfig, merge_config
+    from drummernet.training.config import TrainConfig, merge_config
 
     base = json.loads((CONFIGS / "base.json").read_text())
     if name != "base":

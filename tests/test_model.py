@@ -278,7 +278,7 @@ def test_tiny_model_fits_a_generated_clip():
 def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels):
     import librosa
 
-    from drummernet.model.analyzer import mel_filterbank
+    from drummernet.dsp import mel_filterbank
 
     expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
     np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels, 20.0), expected, atol=1e-6)

@@ -17,7 +17,8 @@ from conftest import REPO, SR, TINY_COMPONENTS
 
 from drummernet.model.analyzer import AnalyzerConfig
 from drummernet.model.network import DrummerNet
-from drummernet.training.trainer import TrainConfig, TrainingInterrupted, latest_checkpoint, train
+from drummernet.training.config import TrainConfig
+from drummernet.training.trainer import TrainingInterrupted, latest_checkpoint, train
 from drummernet.training.unlabeled import NoAudioError, UnlabeledAudio
 
 TINY = {
@@ -143,7 +144,7 @@ def test_no_usable_audio_is_a_clear_error(tmp_path):
 
 
 def test_config_file_merges_over_defaults(tmp_path):
-    from drummernet.training.trainer import load_config_file
+    from drummernet.training.config import load_config_file
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"steps": 7, "model": {"analyzer": {"depth": 4}}}))
@@ -315,7 +316,8 @@ def test_teacher_guides_only_the_first_teacher_steps(tmp_path):
 
 
 def test_one_shot_warm_up_schedule():
-    from drummernet.training.trainer import TrainConfig, shot_length_at
+    from drummernet.training.config import TrainConfig
+    from drummernet.training.trainer import shot_length_at
 
     config = TrainConfig(shot_warmup_steps=100, shot_start_seconds=0.05)
     assert TrainConfig().shot_warmup_steps == 0 and shot_length_at(TrainConfig(), 0, 16000) is None

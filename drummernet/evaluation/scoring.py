@@ -51,6 +51,7 @@ from drummernet.constants import (
     GM_TO_COMPONENT,
     component_class,
 )
+from drummernet.errors import DatasetError
 
 #: Coarse drum classes of MDB Drums' "class" annotations.
 COARSE_CLASSES: tuple[str, ...] = ("KD", "SD", "HH", "TT", "CY", "OT")
@@ -98,10 +99,6 @@ IDMT_LABELS: dict[str, tuple[str, ...]] = {"KD": ("KD",), "SD": ("SD",), "HH": (
 MIDI_EXTENSIONS: tuple[str, ...] = (".mid", ".midi")
 
 System = Callable[["Track"], Mapping[str, np.ndarray]]
-
-
-class DatasetError(ValueError):
-    """A dataset folder or annotation that cannot be read. ``str(error)`` is one line."""
 
 
 # --------------------------------------------------------------------------------------------

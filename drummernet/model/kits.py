@@ -24,6 +24,7 @@ import numpy as np
 
 from drummernet.audio import AUDIO_EXTENSIONS, AudioError, load_audio
 from drummernet.constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES, VOICES
+from drummernet.errors import KitError
 
 if TYPE_CHECKING:
     import torch
@@ -58,10 +59,6 @@ ALIASES: dict[str, str] = {
     "crash": "CY_CRC",
     "tambourine": "OT_TMB",
 }
-
-
-class KitError(ValueError):
-    """A kit that cannot be loaded. ``str(error)`` is a one-line message for the user."""
 
 
 def load_manifest() -> dict:

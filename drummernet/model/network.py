@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from drummernet.constants import DEFAULT_KIT
+from drummernet.errors import ModelLoadError
 from drummernet.model.analyzer import Analyzer, AnalyzerConfig, upsample_impulses
 from drummernet.model.synthesizer import Synthesizer, load_kit_tensor
 
@@ -36,10 +37,6 @@ DEFAULT_SYNTH_KITS: tuple[str, ...] = (
     "audiophob",
     "sonicpi_acoustic",
 )
-
-
-class ModelLoadError(ValueError):
-    """A model file that is missing, foreign, corrupt or incompatible (one-line message)."""
 
 
 @dataclass(frozen=True)

@@ -22,23 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from scipy.fft import next_fast_len
 from torch import nn
-
-
-def _next_fast_len(n: int) -> int:
-    """Smallest 2^a * 3^b * 5^c >= n (sizes the FFT works fastest with)."""
-    best = 1 << (n - 1).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            size = p35
-            while size < n:
-                size *= 2
-            best = min(best, size)
-            p35 *= 3
-        p5 *= 5
-    return best
 
 
 class Synthesizer(nn.Module):
@@ -120,7 +105,7 @@ class Synthesizer(nn.Module):
         if shot_length is not None and shot_length > 0:
             # A fade over the last quarter (the ramp's first point, 1, is the sample before it).
             shots = _cut(shots, shot_length, fade=max(1, shot_length // 4) + 1)
-        size = _next_fast_len(samples + shots.shape[-1] - 1)
+        size = next_fast_len(samples + shots.shape[-1] - 1, real=True)
         spectrum = torch.fft.rfft(impulses, size) * torch.fft.rfft(shots.to(impulses.dtype), size)
         return torch.fft.irfft(spectrum.sum(dim=1), size)[..., :samples]
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from drummernet.constants import DEFAULT_THRESHOLD, SAMPLE_RATE
+from drummernet.dsp import mel_filterbank
 
 LOSS_DOMAINS = ("cqt", "stft", "mel")
 #: Onset targets count as hit by an activation this many frames away (2 frames = 10 ms at hop 80):
@@ -112,11 +113,9 @@ class SpectralLoss(nn.Module):
                 self.register_buffer(name, torch.from_numpy(filt), persistent=False)
                 self.analyses.append((n_fft, config.hop, name))
         elif config.domain == "mel":
-            import librosa
-
             for n_fft in config.fft_sizes:
-                mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=min(128, n_fft // 8))
-                self.register_buffer(f"mel{n_fft}", torch.from_numpy(mel).float(), persistent=False)
+                mel = mel_filterbank(sample_rate, n_fft, min(128, n_fft // 8))
+                self.register_buffer(f"mel{n_fft}", torch.from_numpy(mel), persistent=False)
                 self.analyses.append((n_fft, n_fft // 4, f"mel{n_fft}"))
         else:
             self.analyses = [(n_fft, n_fft // 4, None) for n_fft in config.fft_sizes]

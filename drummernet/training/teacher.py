@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drummernet.model.analyzer import mel_filterbank, mel_magnitude
+from drummernet.dsp import mel_filterbank, mel_magnitude
 
 #: STFT size of the teacher's spectrogram: 32 ms at 16 kHz, short enough to place onsets within a
 #: frame or two, long enough to tell a kick's fundamental from a tom's.

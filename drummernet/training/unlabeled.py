@@ -22,6 +22,7 @@ import torch
 
 from drummernet.audio import AudioError, find_audio_files, resample
 from drummernet.constants import DEFAULT_TARGET_RMS, SAMPLE_RATE
+from drummernet.errors import NoAudioError
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,6 @@ SILENCE_RMS = 0.003
 #: Crops are normalised to this RMS (-20 dBFS, the level inference scales recordings to), then
 #: scaled down if they would clip.
 TARGET_RMS = DEFAULT_TARGET_RMS
-
-
-class NoAudioError(ValueError):
-    """No usable training audio was found (one-line message)."""
 
 
 def normalize_loudness(audio: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:

@@ -47,6 +47,7 @@ from drummernet.constants import (
     GM_TO_CLASS,
     MIN_AUDIO_SECONDS,
 )
+from drummernet.errors import DrummerNetWarning
 from drummernet.model.network import DrummerNet, ModelConfig, ModelLoadError, silent_kit
 from drummernet.transcription.result import Transcription, activations_to_events, merge_voices
 
@@ -54,15 +55,12 @@ if TYPE_CHECKING:
     from drummernet.evaluation.scoring import Track
 
 #: The model shipped with the package (trained by ``experiments/``; may be absent in a checkout).
-DEFAULT_MODEL_PATH: Path = Path(__file__).resolve().parents[1] / "pretrained" / "default.safetensors"
+DEFAULT_MODEL_PATH: Path = (
+    Path(__file__).resolve().parents[1] / "pretrained" / "default.safetensors"
+)
 
 #: Name of the model file inside a training run folder.
 RUN_MODEL_FILE = "model.safetensors"
-
-
-class DrummerNetWarning(UserWarning):
-    """Something the user should know about a result: an untrained model, silent or band-limited
-    input. The CLI prints these as ``drummernet: warning: ...``."""
 
 
 # --------------------------------------------------------------------------------------------

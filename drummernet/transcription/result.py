@@ -58,6 +58,7 @@ from drummernet.constants import (
     component_class,
     voice_component,
 )
+from drummernet.midi import DrumNote, drum_midi
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -517,20 +518,8 @@ class Transcription:
         notes of one pitch overlap. The initial tempo is :attr:`tempo` when one can be estimated
         (pretty_midi's 120 bpm otherwise); it sets only the file's beat grid, not note times.
         """
-        import pretty_midi
-
-        midi = pretty_midi.PrettyMIDI(resolution=960, initial_tempo=self.tempo or 120.0)
-        drums = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
-        next_start: dict[int, float] = {}
-        notes = []
-        for event in reversed(self.events):
-            end = min(event.time + note_duration, next_start.get(event.note, math.inf))
-            end = max(end, event.time + 1e-3)
-            notes.append(pretty_midi.Note(event.velocity, event.note, event.time, end))
-            next_start[event.note] = event.time
-        drums.notes = notes[::-1]
-        midi.instruments.append(drums)
-        return midi
+        notes = (DrumNote(event.time, event.note, event.velocity) for event in self.events)
+        return drum_midi(notes, note_duration, self.tempo)
 
     def write_midi(
         self, path: str | os.PathLike, note_duration: float = DEFAULT_NOTE_DURATION

@@ -1,0 +1,98 @@
+"""The one MIDI reader and writer of the package: drum notes in and out of General MIDI files.
+
+Reading serves evaluation (reference onsets) and training (performances to render); writing
+serves transcription exports and the experiments' synthetic references.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from drummernet.errors import DrummerNetError
+
+if TYPE_CHECKING:
+    import pretty_midi
+
+#: Ticks per quarter note of written files.
+MIDI_RESOLUTION = 960
+
+#: Tempo (bpm) of a written file when none is given: pretty_midi's and the MIDI standard's.
+DEFAULT_MIDI_TEMPO = 120.0
+
+
+class MidiError(DrummerNetError, ValueError):
+    """A file that is not a readable MIDI file."""
+
+
+@dataclass(frozen=True)
+class DrumNote:
+    """One drum note: onset ``time`` in seconds, General MIDI ``pitch`` and ``velocity``."""
+
+    time: float
+    pitch: int
+    velocity: int
+
+
+def read_drum_notes(path: str | os.PathLike) -> tuple[list[DrumNote], float]:
+    """Read the drum notes of a MIDI file.
+
+    Notes of drum tracks (channel 10) are read; a file with no track flagged as drums is read
+    whole, since some exporters drop the channel.
+
+    Returns:
+        ``(notes sorted by time, end time of the file in seconds)``.
+
+    Raises:
+        MidiError: the file cannot be parsed.
+    """
+    import pretty_midi  # imported lazily: slow to import and only needed for MIDI sources
+
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except Exception as error:  # pretty_midi/mido raise many types on bad files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+    instruments = [i for i in midi.instruments if i.is_drum] or midi.instruments
+    notes = [
+        DrumNote(float(note.start), int(note.pitch), int(note.velocity))
+        for instrument in instruments
+        for note in instrument.notes
+    ]
+    notes.sort(key=lambda note: note.time)
+    return notes, float(midi.get_end_time())
+
+
+def drum_midi(
+    notes: Iterable[DrumNote], note_duration: float, tempo: float | None = None
+) -> pretty_midi.PrettyMIDI:
+    """Drum notes as a General MIDI file with one drum track.
+
+    One instrument (``is_drum=True``, program 0, name "Drums", MIDI channel 10 when written);
+    every note lasts ``note_duration`` or until the next note of the same pitch, so that no two
+    notes of one pitch overlap.
+
+    Args:
+        notes: the notes, in any order.
+        note_duration: seconds each note lasts at most.
+        tempo: the initial tempo (bpm) of the file's beat grid; it does not move notes.
+    """
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(
+        resolution=MIDI_RESOLUTION, initial_tempo=tempo or DEFAULT_MIDI_TEMPO
+    )
+    drums = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
+    next_start: dict[int, float] = {}
+    written = []
+    for note in reversed(sorted(notes, key=lambda n: n.time)):
+        end = min(note.time + note_duration, next_start.get(note.pitch, math.inf))
+        end = max(end, note.time + 1e-3)
+        written.append(pretty_midi.Note(int(note.velocity), int(note.pitch), note.time, end))
+        next_start[note.pitch] = note.time
+    drums.notes = written[::-1]
+    midi.instruments.append(drums)
+    return midi

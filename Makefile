@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 
 DATA ?= ../shared/data
-.PHONY: demo test install bench lint format clean train-default
+.PHONY: demo test check install bench lint format types imports clean train-default
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,15 @@ train-default: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check drummernet tools experiments tests
 	$(BIN)/ruff format --check drummernet tools experiments tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+# The gates CI runs before the tests: lint and format, types, the import layers.
+check: lint types imports
 
 format: $(STAMP)
 	$(BIN)/ruff format drummernet tools experiments tests

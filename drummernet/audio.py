@@ -1,22 +1,30 @@
 """Audio I/O: read any supported file to mono float32 at a target rate, and write files atomically.
 
-Every reader in the package goes through :func:`load_audio`, so a bad file fails the same way
-everywhere: with an :class:`AudioError` whose message is one line naming the file and the problem.
+Every file is validated by :func:`audio_info` before it is decoded, so a bad file fails the same
+way everywhere: with an :class:`AudioError` whose message is one line naming the file and the
+problem. :func:`load_input` is the one way from "a file or an array" to validated mono float32 at
+a rate (what transcription takes); :func:`load_audio` reads a short file whole, :func:`read_audio`
+streams a long one. Multichannel arrays are ``(channels, samples)`` (see :func:`to_mono`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
-from drummernet.constants import SAMPLE_RATE
+from drummernet.constants import MIN_AUDIO_SECONDS, SAMPLE_RATE
 from drummernet.errors import AudioError
+
+if TYPE_CHECKING:
+    import torch
 
 #: File extensions treated as audio when a directory is scanned.
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
@@ -47,10 +55,34 @@ def resample(audio: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
     ).astype(np.float32)
 
 
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Mix ``(samples,)`` or ``(samples, channels)`` audio down to ``(samples,)``."""
+def to_mono(audio: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Mix audio down to one channel: the package's one mono convention.
+
+    Multichannel audio is ``(channels, samples)`` everywhere in drummernet, as in torch and
+    librosa and as :func:`resample` expects (``(..., samples)``); soundfile's
+    ``(frames, channels)`` blocks are transposed (a view) before they come here.
+
+    Args:
+        audio: ``(samples,)`` or ``(channels, samples)``; a numpy array, or a torch tensor on any
+            device.
+
+    Returns:
+        ``(samples,)`` float32, a new array that the caller may modify in place.
+
+    Raises:
+        ValueError: ``audio`` has another number of dimensions.
+    """
+    if not isinstance(audio, np.ndarray):
+        import torch  # not at the top: reading files must not cost torch's import
+
+        if isinstance(audio, torch.Tensor):
+            audio = audio.detach().cpu().numpy()
     audio = np.asarray(audio, dtype=np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=1)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=0)
+    elif audio.ndim != 1:
+        raise ValueError(f"audio must be (samples,) or (channels, samples), got {audio.shape}")
+    return np.array(audio, dtype=np.float32, copy=True)
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -77,7 +109,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE) -> tuple[n
         raise AudioError(f"{path}: contains no audio samples")
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
-    audio = to_mono(data)
+    audio = to_mono(data.T)
     if sr is None:
         return audio, int(file_sr)
     return resample(audio, int(file_sr), sr), sr
@@ -262,9 +294,121 @@ def stream_audio(
             if not np.isfinite(block).all():
                 raise AudioError(f"{path}: contains NaN or infinite samples")
             position += block.shape[0]
-            mono = to_mono(block) if block.shape[1] > 1 else block[:, 0]
+            mono = to_mono(block.T) if block.shape[1] > 1 else block[:, 0]
             yield resampler.resample_chunk(mono, last=False) if resampler else mono
     if position == 0:
         raise AudioError(f"{path}: contains no audio samples")
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: a file or an array -> validated mono float32 at a rate.
+
+
+def read_audio(path: str | os.PathLike, sr: int) -> tuple[np.ndarray, int]:
+    """Read a whole file as mono float32 at ``sr``, streaming.
+
+    Blocks are decoded, mixed to mono and resampled one at a time (:func:`stream_audio`) into one
+    preallocated buffer, so the peak memory is the mono result, not the file's decoded channels.
+
+    Args:
+        path: a wav, flac, ogg, mp3 or aiff file, any sample rate and channel count.
+        sr: the sample rate to resample to.
+
+    Returns:
+        ``(audio (samples,), file_sample_rate)``; ``audio`` is float32, owned by the caller.
+
+    Raises:
+        AudioError: see :func:`stream_audio`.
+    """
+    info = audio_info(path)
+    buffer = np.empty(int(math.ceil(info.frames * sr / info.sample_rate)) + 64, dtype=np.float32)
+    filled = 0
+    for block in stream_audio(path, sr):
+        if filled + len(block) > len(buffer):  # mp3 headers only estimate the length
+            grown = np.empty(max(2 * len(buffer), filled + len(block)), dtype=np.float32)
+            grown[:filled] = buffer[:filled]
+            buffer = grown
+        buffer[filled : filled + len(block)] = block
+        filled += len(block)
+    return buffer[:filled], info.sample_rate
+
+
+def load_input(
+    audio: str | os.PathLike | np.ndarray | torch.Tensor,
+    sr: int | None,
+    target_sr: int,
+) -> tuple[np.ndarray, int]:
+    """A recording given as a file or an array, as validated mono float32 at ``target_sr``.
+
+    Files are streamed (:func:`read_audio`); arrays are mixed down (:func:`to_mono`) and
+    resampled (:func:`resample`).
+
+    Args:
+        audio: a file path (wav, flac, ogg, mp3, aiff; any rate and channel count), or an array
+            or tensor ``(samples,)`` or ``(channels, samples)``.
+        sr: the array's sample rate (required for arrays, ignored for files).
+        target_sr: the sample rate to return the audio at.
+
+    Returns:
+        ``(audio (samples,), source sample rate)``: float32 at ``target_sr``, a new array that
+        the caller may modify in place, at least :data:`~drummernet.constants.MIN_AUDIO_SECONDS`
+        long; and the file's or the array's own rate.
+
+    Raises:
+        AudioError: an unreadable, empty, truncated or corrupt file (see :func:`stream_audio`),
+            an empty array, NaN or infinite samples, or audio shorter than
+            :data:`~drummernet.constants.MIN_AUDIO_SECONDS`.
+        ValueError: an array without ``sr``, or with other than 1 or 2 dimensions.
+    """
+    if isinstance(audio, (str, os.PathLike)):
+        name = str(audio)
+        samples, source_sr = read_audio(audio, target_sr)
+    else:
+        if sr is None:
+            raise ValueError("sr is required when audio is an array")
+        name, source_sr = "audio", int(sr)
+        samples = to_mono(audio)
+        if samples.size == 0:
+            raise AudioError(f"{name}: contains no audio samples")
+        if not np.isfinite(samples).all():
+            raise AudioError(f"{name}: contains NaN or infinite samples")
+        samples = resample(samples, source_sr, target_sr)
+    duration = len(samples) / target_sr
+    if duration < MIN_AUDIO_SECONDS:
+        raise AudioError(
+            f"{name}: audio is too short ({duration * 1000:.0f} ms; at least "
+            f"{MIN_AUDIO_SECONDS * 1000:.0f} ms needed)"
+        )
+    return samples, source_sr
+
+
+def read_audio_frames(
+    path: str | os.PathLike, start: int, frames: int, sr: int | None = SAMPLE_RATE
+) -> np.ndarray:
+    """Read ``frames`` frames of a file from frame ``start`` as mono float32, resampled.
+
+    For random crops of long files (the training data): only the crop is decoded. Fewer frames
+    come back where the file ends first.
+
+    Args:
+        path: a wav, flac, ogg, mp3 or aiff file, any sample rate and channel count.
+        start: first frame to read, at the file's own rate.
+        frames: frames to read, at the file's own rate.
+        sr: output sample rate, or ``None`` for the file's own.
+
+    Returns:
+        ``(samples,)`` float32 at ``sr``.
+
+    Raises:
+        AudioError: the file cannot be opened or decoded.
+    """
+    try:
+        data, file_sr = sf.read(
+            str(path), start=start, frames=frames, dtype="float32", always_2d=True
+        )
+    except Exception as error:  # soundfile raises several types for bad files
+        raise AudioError(f"{path}: not a readable audio file ({_first_line(error)})") from None
+    mono = to_mono(data.T)
+    return mono if sr is None else resample(mono, int(file_sr), sr)

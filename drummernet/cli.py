@@ -296,11 +296,33 @@ def _add_train(sub) -> None:
     )
     p.add_argument("audio", nargs="*", metavar="AUDIO_OR_DIR", help="unlabeled audio files/folders")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
-    p.add_argument("--config", metavar="FILE", help="JSON training config (merged over defaults)")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="JSON or YAML training config merged over the defaults; repeat to layer overrides "
+        "(a later file wins)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="override one config field after the files, e.g. loss.onset_weight=0 or "
+        "model.analyzer.channels=16 (repeatable; the shortcuts below apply last)",
+    )
     p.add_argument("--steps", type=int, help="total optimisation steps")
     p.add_argument("--batch-size", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest checkpoint; without --config or --set the run's own "
+        "config is the base, and a config that differs from it (but in --steps or "
+        "--num-workers) is refused",
+    )
     p.add_argument(
         "--synthetic-midi",
         nargs="+",
@@ -326,16 +348,21 @@ def _add_train(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Resolve the config (defaults, ``--config`` files, ``--set`` overrides, then the
+    shortcut options) and train. On ``--resume`` without ``--config`` or ``--set``, the run's
+    own saved config is the base layer, so ``--resume --steps N`` extends the run."""
+    import dataclasses
     from pathlib import Path
 
-    from drummernet.training.config import TrainConfig, load_config_file
-    from drummernet.training.trainer import (
-        TrainingInterrupted,
-        train,
-    )
+    from drummernet.training.config import resolve_config, run_config_path
+    from drummernet.training.trainer import TrainingInterrupted, train
 
-    config = load_config_file(args.config) if args.config else TrainConfig()
-    changes = {
+    files = list(args.config)
+    saved = run_config_path(args.out)
+    if args.resume and not (args.config or args.overrides) and saved.is_file():
+        files = [saved]
+    config = resolve_config(files, args.overrides)
+    changes: dict[str, object] = {
         key: value
         for key, value in {
             "steps": args.steps,
@@ -348,18 +375,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if value is not None
     }
     if args.kit:
-        import dataclasses
-
         changes["model"] = dataclasses.replace(config.model, kits=tuple(args.kit))
     config = config.replace(**changes)
-    resume_config = config if (args.config or changes) else None
     # None lets train() apply its default: synthetic stems when no audio or MIDI is given.
     synthetic = True if args.synthetic else None
     try:
         path = train(
             Path(args.out),
             args.audio,
-            resume_config if args.resume else config,
+            config,
             synthetic=synthetic,
             synthetic_midi=args.synthetic_midi,
             resume=args.resume,
@@ -390,26 +414,37 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--window", type=float, default=DEFAULT_ONSET_WINDOW, help="onset tolerance (s)")
     p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--device", help="torch device")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_peak_picking(p)
     p.set_defaults(handler=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from drummernet.evaluation.scoring import evaluate, read_dataset
+    from pathlib import Path
+
+    from drummernet.evaluation.datasets import read_dataset
+    from drummernet.evaluation.scoring import System, evaluate
 
     _check_peak_picking(args)
+    if not args.window > 0:
+        raise CliError("--window must be positive", EXIT_USAGE)
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        raise CliError(f"{args.json} exists; use --overwrite to replace")
     tracks = read_dataset(args.dataset)
+    system: System
     if args.baseline:
         from drummernet.evaluation.baselines import bandwise_system
 
         system = bandwise_system
     else:
-        from drummernet.transcription.inference import load_model, transcription_system
+        from drummernet.evaluation.systems import transcription_system
+        from drummernet.transcription.inference import load_model
 
         model = load_model(args.model, device=args.device)
         system = transcription_system(model, **_peak_picking(args))
-    result = evaluate(system, tracks, window=args.window)
+    result = evaluate(system, tracks, window=args.window, progress=not args.no_progress)
     print(result.table())
     if args.json:
         result.to_json(args.json)

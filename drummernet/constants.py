@@ -58,6 +58,9 @@ EVAL_CLASSES: dict[str, tuple[int, ...]] = {
     "HH": (42, 44, 46),
 }
 
+#: Coarse drum classes (the MDB Drums "class" labels): kick, snare, hi-hat, toms, cymbals, other.
+COARSE_CLASSES: tuple[str, ...] = ("KD", "SD", "HH", "TT", "CY", "OT")
+
 #: Coarse class (the MDB Drums "class" labels) of every General MIDI drum note we map.
 GM_TO_CLASS: dict[int, str] = {
     35: "KD", 36: "KD",
@@ -83,6 +86,14 @@ GM_TO_COMPONENT: dict[int, str] = {
     51: "CY_RDC", 53: "CY_RDC", 59: "CY_RDC",  # bow, bell, edge
     49: "CY_CRC", 57: "CY_CRC", 55: "CY_CRC", 52: "CY_CRC",
     54: "OT_TMB",
+}  # fmt: skip
+
+#: General MIDI drum notes -> component, for rendering synthetic training audio: every note of
+#: :data:`GM_TO_COMPONENT`, plus percussion with no component of its own (clap, cowbell, cabasa,
+#: maracas), rendered as the tambourine, the one "other". Notes not listed are dropped.
+GM_TO_RENDERED_COMPONENT: dict[int, str] = {
+    **GM_TO_COMPONENT,
+    39: "OT_TMB", 56: "OT_TMB", 69: "OT_TMB", 70: "OT_TMB",  # clap, cowbell, cabasa, maracas
 }  # fmt: skip
 
 #: Extra voices: further one-shots of a component, each a row of the analyzer's output and of the
@@ -193,7 +204,7 @@ DEFAULT_DECAY_MASK = 0.06
 #: (0 disables). The time-wise sparsemax gives every active component one impulse per 40 ms
 #: window, so a sustained sound (a crash's wash, a ringing snare) shows as a run of equal impulses;
 #: an onset is an impulse that rises above that run. 1.0 is the parameter-free choice ("louder than
-#: what came just before"); on the synthetic calibration set it is within 0.01 F1 of the best ratio.
+#: what came just before"; its calibration: ``docs/notebook.md``, "Note reading").
 DEFAULT_ONSET_CONTRAST = 1.0
 
 #: Seconds before a hit over which :data:`DEFAULT_ONSET_CONTRAST` measures the recent level: three
@@ -204,13 +215,13 @@ DEFAULT_CONTRAST_WINDOW = 0.12
 #: of the recent level. Models pass their own (``DrummerNet.window_seconds``).
 DEFAULT_ANALYSIS_WINDOW = 0.04
 
-#: Velocity calibration: an impulse of this amplitude (in the normalised recording) is velocity
+#: Velocity mapping: an impulse of this amplitude (in the normalised recording) is velocity
 #: 127, and ``velocity = 127 * (amplitude / DEFAULT_REFERENCE_AMPLITUDE) ** (1 / gamma)``.
 DEFAULT_REFERENCE_AMPLITUDE = 0.5
 
 #: ... with this gamma: amplitude grows as velocity squared (Dannenberg, "The Interpretation of
-#: MIDI Velocity", ICMC 2006), the response ``drummernet.synthetic.render`` uses, so a rendered
-#: velocity is read back as itself.
+#: MIDI Velocity", ICMC 2006), the response ``drummernet.training.render.render`` uses without
+#: augmentation, so a rendered velocity is read back as itself.
 DEFAULT_VELOCITY_GAMMA = 2.0
 
 #: Components that one instrument plays, so only one can sound at a time: hits of a group within
@@ -220,9 +231,12 @@ DEFAULT_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (("HH_CHH", "HH_PHH", "H
 #: Length of every written MIDI note, in seconds (drum notes have no meaningful offset).
 DEFAULT_NOTE_DURATION = 0.1
 
-#: Whole recordings are scaled to this RMS before analysis: the level of the training crops
-#: (``drummernet.data.TARGET_RMS``).
+#: Whole recordings are scaled to this RMS before analysis: the level unlabeled training crops
+#: are normalised to (``drummernet.training.unlabeled.normalize_loudness``).
 DEFAULT_TARGET_RMS = 0.1
+
+#: An unlabeled training crop whose RMS is below this (about -50 dBFS) is silence, and is redrawn.
+TRAINING_CROP_SILENCE_RMS = 0.003
 
 #: Loudness is measured over blocks of this many seconds (the training crop length) ...
 DEFAULT_LOUDNESS_BLOCK_SECONDS = 2.0
@@ -233,6 +247,9 @@ DEFAULT_LOUDNESS_GATE_DB = 20.0
 
 #: A recording whose RMS is below this (-80 dBFS) is silence: no analysis, no notes, a warning.
 DEFAULT_SILENCE_RMS = 1e-4
+
+#: A one-shot whose peak is below this (about -80 dBFS) is silent: a kit refuses it.
+ONE_SHOT_SILENCE_PEAK = 1e-4
 
 #: Audio shorter than this (seconds) is refused.
 MIN_AUDIO_SECONDS = 0.05

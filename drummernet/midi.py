@@ -17,6 +17,9 @@ from drummernet.errors import DrummerNetError
 if TYPE_CHECKING:
     import pretty_midi
 
+#: File extensions of MIDI files (lower case).
+MIDI_EXTENSIONS: tuple[str, ...] = (".mid", ".midi")
+
 #: Ticks per quarter note of written files.
 MIDI_RESOLUTION = 960
 

@@ -1,8 +1,11 @@
 """Ablation runner: ``python -m experiments run NAME`` and ``python -m experiments report``.
 
-Every experiment is ``configs/base.json`` merged with a few-line override from
-``configs/ablations/NAME.json`` (``base`` itself is the baseline). ``run`` trains it with the
-unsupervised trainer, evaluates it on the dev set (when present) and on a labelled synthetic set
+Every experiment is ``configs/base.json`` layered with a few-line override from
+``configs/ablations/NAME.json`` (``base`` itself is the baseline), the same layering as
+``drummernet train --config configs/base.json --config configs/ablations/NAME.json``. ``run``
+trains it with the unsupervised trainer in ``runs/experiments/NAME-FINGERPRINT`` (the
+fingerprint of the resolved config, so an edited override starts a new run instead of resuming
+a stale one), evaluates it on the dev set (when present) and on a labelled synthetic set
 generated from the Groove MIDI Dataset's validation split, and appends one row to
 ``experiments/results.csv``. ``report`` writes ``experiments/RESULTS.md`` (a table) and
 ``experiments/results.png`` (F1 per class per ablation, needs matplotlib).
@@ -21,7 +24,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drummernet.training.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE / "configs"
@@ -41,6 +49,7 @@ FIELDS = [
     "synth_mean",
     "final_loss",
     "finished",
+    "run",
 ]
 
 
@@ -52,12 +61,17 @@ def experiment_names() -> list[str]:
     return ["base"] + sorted(p.stem for p in (CONFIGS / "ablations").glob("*.json"))
 
 
-def _override(name: str) -> dict:
-    """The override file of ablation ``name``, notes (keys starting with ``_``) included."""
+def _ablation_file(name: str) -> Path:
+    """The override file of ablation ``name``; exits with the list of names if there is none."""
     path = CONFIGS / "ablations" / f"{name}.json"
     if not path.is_file():
         raise SystemExit(f"unknown experiment {name!r}; choose from {experiment_names()}")
-    return json.loads(path.read_text())
+    return path
+
+
+def _override(name: str) -> dict:
+    """The override of ablation ``name``, notes (keys starting with ``_``) included."""
+    return json.loads(_ablation_file(name).read_text())
 
 
 def _settings(name: str) -> dict:
@@ -73,18 +87,25 @@ def reference_point(name: str) -> str | None:
     return _override(name).get("_reference_point")
 
 
-def experiment_config(
-    name: str, steps: int | None = None, seed: int | None = None, extra: dict | None = None
-):
-    """The :class:`TrainConfig` of experiment ``name`` (base merged with its override, then with
-    ``extra``, e.g. a tiny model for smoke tests)."""
-    from drummernet.training.config import TrainConfig, merge_config
+def experiment_files(name: str) -> list[Path]:
+    """The config files of experiment ``name``, in merge order: the base recipe, then the
+    ablation's override."""
+    base = CONFIGS / "base.json"
+    return [base] if name == "base" else [base, _ablation_file(name)]
 
-    base = json.loads((CONFIGS / "base.json").read_text())
-    if name != "base":
-        base = merge_config(base, _settings(name))
-    base = merge_config(base, extra or {})
-    config = TrainConfig.from_dict(merge_config(TrainConfig().to_dict(), base))
+
+def experiment_config(
+    name: str,
+    steps: int | None = None,
+    seed: int | None = None,
+    files: Sequence[str | os.PathLike[str]] = (),
+    overrides: Sequence[str] = (),
+) -> TrainConfig:
+    """The :class:`TrainConfig` of experiment ``name``: its files, then ``files`` (e.g. a tiny
+    model for smoke tests), then dotted ``overrides``, then ``steps`` and ``seed``."""
+    from drummernet.training.config import resolve_config
+
+    config = resolve_config([*experiment_files(name), *files], overrides)
     changes = {k: v for k, v in {"steps": steps, "seed": seed}.items() if v is not None}
     return config.replace(**changes)
 
@@ -101,17 +122,14 @@ def synthetic_eval_tracks(
         the folder holding the set.
     """
     import numpy as np
-    import pretty_midi
     import soundfile as sf
 
     from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
+    from drummernet.midi import DrumNote, drum_midi
     from drummernet.model.kits import DrumKit, list_kits
-    from drummernet.training.synthetic import (
-        groove_midi_files,
-        procedural_groove,
-        read_drum_midi,
-        render,
-    )
+    from drummernet.training.grooves import procedural_groove
+    from drummernet.training.performances import groove_midi_files, read_drum_midi
+    from drummernet.training.render import render
 
     sr = sr or SAMPLE_RATE
     if sr != SAMPLE_RATE:
@@ -130,13 +148,11 @@ def synthetic_eval_tracks(
             perf = procedural_groove(rng, seconds)
         audio = render(perf, kits, rng, sr=sr, augment=True)
         sf.write(folder / f"synth{i:02d}.wav", audio, sr)
-        pm = pretty_midi.PrettyMIDI()
-        drums = pretty_midi.Instrument(0, is_drum=True)
-        for t, c, v in zip(perf.times, perf.components, perf.velocities, strict=True):
-            note = GM_NOTES[COMPONENTS[c]]
-            drums.notes.append(pretty_midi.Note(int(v), note, float(t), float(t) + 0.05))
-        pm.instruments.append(drums)
-        pm.write(str(folder / f"synth{i:02d}.mid"))
+        notes = (
+            DrumNote(float(t), GM_NOTES[COMPONENTS[c]], int(v))
+            for t, c, v in zip(perf.times, perf.components, perf.velocities, strict=True)
+        )
+        drum_midi(notes, note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
     return folder
 
 
@@ -145,14 +161,17 @@ def run(
     steps: int | None,
     seed: int | None,
     out: Path,
-    extra: dict | None = None,
+    files: Sequence[str | os.PathLike[str]] = (),
+    overrides: Sequence[str] = (),
     eval_tracks: int = 8,
 ) -> dict:
+    """Train experiment ``name`` (resuming its run folder ``out/NAME-FINGERPRINT`` if it has
+    one), evaluate it and append its row to the results; returns the row."""
     from drummernet.model.network import DrummerNet
     from drummernet.training.trainer import train
 
-    config = experiment_config(name, steps, seed, extra)
-    run_dir = out / f"{name}-seed{config.seed}-{config.steps}"
+    config = experiment_config(name, steps, seed, files, overrides)
+    run_dir = out / f"{name}-{config.fingerprint()}"
     root = data_root()
     loops = root / "loops"
     gmd = root / "gmd" / "groove"
@@ -181,14 +200,16 @@ def run(
     losses = [m.get("reconstruction", m["loss"]) for m in metrics if "loss" in m]
     row["final_loss"] = round(losses[-1], 4) if losses else ""
     row["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    row["run"] = run_dir.name
     append_row(row)
     return row
 
 
 def scores(model, out: Path, eval_tracks: int = 8) -> dict:
     """Dev (when present) and synthetic-set F1 of ``model`` with the current peak picking."""
-    from drummernet.evaluation.scoring import evaluate, read_dataset
-    from drummernet.transcription.inference import transcription_system
+    from drummernet.evaluation.datasets import read_dataset
+    from drummernet.evaluation.scoring import evaluate
+    from drummernet.evaluation.systems import transcription_system
 
     folder = out / "synthetic_eval"
     sets = {"synth": synthetic_eval_tracks(folder, count=eval_tracks, sr=model.sample_rate)}
@@ -204,35 +225,40 @@ def scores(model, out: Path, eval_tracks: int = 8) -> dict:
 
 
 def reevaluate(out: Path, eval_tracks: int = 8) -> None:
-    """Re-score every row of results.csv whose run folder is in ``out`` with the current peak
-    picking (the models are kept; training is not repeated). Rows without a model stay as they
-    are."""
+    """Re-score every row of results.csv whose run folder (its ``run`` column) is in ``out`` with
+    the current peak picking (the models are kept; training is not repeated). Rows without a
+    model stay as they are."""
     from drummernet.model.network import DrummerNet
 
-    with open(RESULTS_CSV) as handle:
-        rows = list(csv.DictReader(handle))
+    rows = _read_rows()
     for row in rows:
-        model_path = out / f"{row['name']}-seed{row['seed']}-{row['steps']}" / "model.safetensors"
-        if model_path.is_file():
+        model_path = out / (row.get("run") or "-") / "model.safetensors"
+        if row.get("run") and model_path.is_file():
             row.update(scores(DrummerNet.load(model_path), out, eval_tracks))
             print(f"{row['name']} seed {row['seed']}: dev mean {row.get('dev_mean')}")
         else:
             print(f"{row['name']} seed {row['seed']}: no model in {out}, left as it was")
+    _write_rows(rows)
+
+
+def _read_rows() -> list[dict]:
+    with open(RESULTS_CSV) as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_rows(rows: list[dict]) -> None:
+    """Rewrite results.csv with the columns of :data:`FIELDS` (a column an older file lacks is
+    left empty in its rows)."""
     tmp = RESULTS_CSV.with_suffix(".tmp")
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
-        writer.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+        writer.writerows({k: "" if r.get(k) is None else r[k] for k in FIELDS} for r in rows)
     tmp.replace(RESULTS_CSV)
 
 
 def append_row(row: dict) -> None:
-    new = not RESULTS_CSV.is_file()
-    with open(RESULTS_CSV, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in FIELDS})
+    _write_rows((_read_rows() if RESULTS_CSV.is_file() else []) + [row])
 
 
 def _override_text(name: str) -> str:
@@ -354,7 +380,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--out", type=Path, default=HERE.parent / "runs" / "experiments")
-    p.add_argument("--override", type=Path, help="extra JSON merged over the experiment config")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a config file merged over the experiment's (repeatable)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="a dotted config override applied after the files, e.g. loss.onset_weight=0",
+    )
     p.add_argument("--eval-tracks", type=int, default=8, help="size of the synthetic eval set")
     sub.add_parser("list", help="list the experiments")
     sub.add_parser("report", help="write RESULTS.md and results.png")
@@ -371,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "reevaluate":
         reevaluate(args.out, args.eval_tracks)
     else:
-        extra = json.loads(args.override.read_text()) if args.override else None
-        print(json.dumps(run(args.name, args.steps, args.seed, args.out, extra, args.eval_tracks)))
+        files, overrides = args.config, args.overrides
+        row = run(args.name, args.steps, args.seed, args.out, files, overrides, args.eval_tracks)
+        print(json.dumps(row))
     return 0
 
 

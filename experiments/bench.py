@@ -19,8 +19,10 @@ import soundfile as sf
 import torch
 
 from drummernet.evaluation.baselines import bandwise_system
-from drummernet.evaluation.scoring import evaluate, read_dataset
-from drummernet.transcription.inference import load_model, transcription_system
+from drummernet.evaluation.datasets import read_dataset
+from drummernet.evaluation.scoring import evaluate
+from drummernet.evaluation.systems import transcription_system
+from drummernet.transcription.inference import load_model
 
 DEFAULT_DATASET = (
     Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))

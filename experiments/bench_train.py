@@ -20,7 +20,7 @@ import torch
 from drummernet.model.analyzer import AnalyzerConfig
 from drummernet.model.network import ModelConfig
 from drummernet.training.config import TrainConfig
-from drummernet.training.trainer import build_dataset
+from drummernet.training.datasets import build_dataset
 
 CONFIGS = {
     "default (log-mel, 5 ms frames)": TrainConfig(),

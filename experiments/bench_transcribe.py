@@ -7,8 +7,9 @@ then, in a fresh subprocess per length so that peak RSS means something:
 * **drummernet**: loads the model (default ``ModelConfig``; untrained weights time the same as
   trained ones), streams the file to 16 kHz mono (``read``), then times the compute alone
   (``compute``: loudness, chunked batched analysis, peak picking);
-* **band-wise baseline** (:func:`drummernet.baselines.bandwise_onsets`) on the same audio at the
-  file's rate, as :func:`~drummernet.baselines.bandwise_system` runs it, for reference.
+* **band-wise baseline** (:func:`drummernet.evaluation.baselines.bandwise_onsets`) on the same
+  audio at the file's rate, as :func:`~drummernet.evaluation.baselines.bandwise_system` runs it,
+  for reference.
 
 Finally it times the whole CLI (``python -m drummernet.cli transcribe``, a fresh process) on a
 3-minute file. Real-time factor = audio seconds / wall seconds. The machine's load average is
@@ -44,7 +45,8 @@ def make_drums(path: Path, minutes: float, seed: int = 0) -> Path:
 
     from drummernet.constants import DEFAULT_KIT
     from drummernet.model.kits import DrumKit
-    from drummernet.training.synthetic import procedural_groove, render
+    from drummernet.training.grooves import procedural_groove
+    from drummernet.training.render import render
 
     if path.exists():
         return path
@@ -76,17 +78,14 @@ def worker_drummernet(path: str, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    from drummernet.audio import read_audio
     from drummernet.constants import DEFAULT_MIN_GAP, DEFAULT_THRESHOLD
-    from drummernet.transcription.inference import (
-        analyze_audio,
-        load_model,
-        loudness_gain,
-        read_audio,
-    )
-    from drummernet.transcription.result import activations_to_events
+    from drummernet.dsp import loudness_gain
+    from drummernet.transcription.events import activations_to_events
+    from drummernet.transcription.inference import analyze_audio, load_model
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the untrained stand-in's warning
+        warnings.simplefilter("ignore")  # keep the timing output to figures
         model = load_model(load_kit=False)
     # Warm-up (first-call allocations and kernel selection), not timed.
     analyze_audio(model, np.zeros(model.sample_rate * 25, np.float32))

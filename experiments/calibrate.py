@@ -28,11 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drummernet.constants import DEFAULT_RELATIVE_THRESHOLD
-from drummernet.evaluation.scoring import COARSE_CLASSES, evaluate, read_dataset
+from drummernet.constants import COARSE_CLASSES, DEFAULT_RELATIVE_THRESHOLD
+from drummernet.evaluation.datasets import read_dataset
+from drummernet.evaluation.scoring import evaluate
+from drummernet.evaluation.systems import transcription_labels
 from drummernet.model.network import DrummerNet
-from drummernet.transcription.inference import transcribe, transcription_labels
-from drummernet.transcription.result import Transcription, activations_to_events
+from drummernet.transcription.events import activations_to_events
+from drummernet.transcription.inference import transcribe
+from drummernet.transcription.result import Transcription
 from experiments.__main__ import synthetic_eval_tracks
 
 CANDIDATES = tuple(np.round(np.geomspace(0.02, 0.5, 15), 4))

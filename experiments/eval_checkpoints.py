@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
-from drummernet.evaluation.scoring import evaluate, read_dataset
-from drummernet.training.trainer import model_from_checkpoint
-from drummernet.transcription.inference import transcription_system
+from drummernet.evaluation.datasets import read_dataset
+from drummernet.evaluation.scoring import evaluate
+from drummernet.evaluation.systems import transcription_system
+from drummernet.training.checkpoints import model_from_checkpoint
 
 
 def main() -> None:

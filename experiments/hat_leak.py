@@ -24,16 +24,18 @@ import argparse
 import numpy as np
 import torch
 
-from drummernet.evaluation.scoring import read_dataset
-from drummernet.transcription.inference import analyze_audio, load_model, loudness_gain, read_audio
-from drummernet.transcription.result import merge_voices
+from drummernet.audio import read_audio
+from drummernet.dsp import loudness_gain
+from drummernet.evaluation.datasets import read_dataset
+from drummernet.transcription.events import merge_voices
+from drummernet.transcription.inference import analyze_audio, load_model
 
 HATS = ("HH_CHH", "HH_PHH", "HH_OHH")
 KINDS = ("hat alone", "hat + KD/SD", "SD, no hat", "KD, no hat")
 
 
 def onset_kinds(classes: dict[str, np.ndarray], window: float) -> dict[str, np.ndarray]:
-    """Reference onsets ``{class: times}`` (a :class:`~drummernet.evaluation.Track`'s
+    """Reference onsets ``{class: times}`` (a :class:`~drummernet.evaluation.datasets.Track`'s
     ``reference``) sorted into :data:`KINDS`."""
 
     def near(times: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ import soundfile as sf
 from scipy.signal import butter, sosfiltfilt
 
 from drummernet.evaluation.baselines import DEFAULT_BANDS, bandwise_onsets, bandwise_system
-from drummernet.evaluation.scoring import Track, score_onsets
+from drummernet.evaluation.datasets import Track
+from drummernet.evaluation.metrics import score_onsets
 
 SR = 44100
 

@@ -141,16 +141,18 @@ def test_unknown_kit_fails_before_writing(capsys, loop_wav, tiny_model_file, tmp
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_untrained_default_model_warns(capsys, loop_wav, tmp_path, monkeypatch):
-    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "absent.safetensors")
+def test_missing_default_model_is_a_one_line_error(capsys, loop_wav, tmp_path, monkeypatch):
+    absent = tmp_path / "absent.safetensors"
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", absent)
     inference._default_model.cache_clear()
     try:
-        code, _, err = run(capsys, loop_wav, "-o", tmp_path / "out")
+        code, out, err = run(capsys, loop_wav, "-o", tmp_path / "out", "--no-progress")
     finally:
         inference._default_model.cache_clear()
-    assert code == 0, err
-    assert "drummernet: warning: no pretrained model" in err and "UNTRAINED" in err
-    assert (tmp_path / "out" / "loop.mid").is_file()
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert_one_line_error(err, str(absent), "drummernet train", "--model")
+    assert not (tmp_path / "out" / "loop.mid").exists()
 
 
 # -------------------------------------------------------------------------------- bad input

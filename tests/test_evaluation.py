@@ -14,22 +14,24 @@ import pretty_midi
 import pytest
 import soundfile as sf
 
-from drummernet.evaluation.scoring import (
-    DatasetError,
-    OnsetScore,
+from drummernet.cli import main
+from drummernet.errors import DatasetError
+from drummernet.evaluation.datasets import (
     Track,
-    complete_classes,
-    evaluate,
-    events_to_labels,
-    main,
     read_dataset,
     read_enst,
     read_idmt,
     read_manifest,
     read_mdb,
     read_midi_pairs,
+)
+from drummernet.evaluation.metrics import (
+    OnsetScore,
+    complete_classes,
+    events_to_labels,
     score_onsets,
 )
+from drummernet.evaluation.scoring import evaluate
 
 SR = 8000
 
@@ -271,6 +273,13 @@ def test_missing_audio_is_reported(manifest_dir: Path) -> None:
         read_dataset(manifest_dir)
 
 
+def test_unreadable_midi_is_a_dataset_error(midi_dir: Path) -> None:
+    bad = midi_dir / "drummer1" / "session1" / "2_rock_90_beat_4-4.mid"
+    bad.write_bytes(b"not a MIDI file")
+    with pytest.raises(DatasetError, match=r"4-4\.mid: not a readable MIDI file \("):
+        read_dataset(midi_dir)
+
+
 def test_events_to_labels_merges_and_drops() -> None:
     labels = events_to_labels([(0.3, 56), (0.1, 36), (0.104, 35), (0.2, 42), (0.4, 99)])
     assert_onsets(labels, {"KD": [0.1], "HH": [0.2], "HH_CHH": [0.2], "OT": [0.3]})
@@ -405,13 +414,18 @@ def test_table_and_json(tmp_path: Path) -> None:
 
 def test_cli_scores_the_baseline(manifest_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "scores.json"
-    assert main(["--dataset", str(manifest_dir), "--json", str(out), "--quiet"]) == 0
+    command = ["evaluate", "--baseline", "--no-progress", "--dataset"]
+    assert main([*command, str(manifest_dir), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "macro" in printed and "song" in printed
     assert json.loads(out.read_text())["window"] == 0.05
-    assert main(["--dataset", str(manifest_dir), "--json", str(out), "--quiet"]) == 1
+    assert main([*command, str(manifest_dir), "--json", str(out)]) == 1
     assert "exists" in capsys.readouterr().err
-    assert main(["--dataset", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert main([*command, str(manifest_dir), "--json", str(out), "--overwrite"]) == 0
+    capsys.readouterr()
+    assert main([*command, str(manifest_dir), "--window", "0"]) == 2
+    assert "--window must be positive" in capsys.readouterr().err
+    assert main([*command, str(tmp_path / "nowhere")]) == 1
     assert "no such file" in capsys.readouterr().err
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from drummernet.model.network import DrummerNet
+from drummernet.training.config import config_differences, resolve_config
 from experiments.__main__ import experiment_config, experiment_names, main, reference_point
 
 
@@ -79,7 +80,7 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
                 "2",
                 "--out",
                 str(tmp_path / "runs"),
-                "--override",
+                "--config",
                 str(override),
                 "--eval-tracks",
                 "1",
@@ -89,13 +90,16 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
     )
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 1 and rows[0]["name"] == name and rows[0]["steps"] == "2"
+    fingerprint = experiment_config(name, steps=2, files=[override]).fingerprint()
+    assert rows[0]["run"] == f"{name}-{fingerprint}"
+    assert (tmp_path / "runs" / rows[0]["run"] / "model.safetensors").is_file()
     assert 0.0 <= float(rows[0]["synth_mean"]) <= 1.0
     assert rows[0]["dev_mean"] == ""  # no dev set here
     if name != "conv_only":
         return
     # reevaluate re-scores the saved model and leaves rows without a model as they are.
     rows[0]["synth_mean"] = "9"
-    ghost = dict(rows[0], name="base", synth_mean="7")
+    ghost = dict(rows[0], name="base", synth_mean="7", run="base-0123456789")
     with open(tmp_path / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, runner.FIELDS)
         writer.writeheader()
@@ -105,6 +109,57 @@ def test_runner_two_steps_end_to_end(tmp_path, monkeypatch, name):
     rescored, untouched = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert 0.0 <= float(rescored["synth_mean"]) <= 1.0
     assert untouched["synth_mean"] == "7"
+
+
+def test_configs_are_the_base_recipe_plus_small_overrides():
+    import experiments.__main__ as runner
+
+    assert [p.name for p in runner.CONFIGS.glob("*.json")] == ["base.json"]
+    base = experiment_config("base")
+    for name in experiment_names()[1:]:
+        files = runner.experiment_files(name)
+        assert [f.name for f in files] == ["base.json", f"{name}.json"]
+        assert 1 <= len(config_differences(base, experiment_config(name))) <= 6, name
+    # Overrides combine: denoising targets with short one-shots.
+    both = resolve_config(
+        [*runner.experiment_files("clean_target"), runner.CONFIGS / "ablations/short_shots.json"]
+    )
+    assert both.clean_target and both.model.one_shot_seconds == 0.3
+    assert config_differences(base, both) == ["clean_target", "model.one_shot_seconds"]
+
+
+def test_run_folder_is_named_by_the_resolved_config(tmp_path, monkeypatch):
+    """An edited override trains in a new folder instead of resuming the stale run."""
+    import shutil
+
+    import drummernet.training.trainer as trainer
+    import experiments.__main__ as runner
+
+    configs = tmp_path / "configs"
+    shutil.copytree(runner.CONFIGS, configs)
+    monkeypatch.setattr(runner, "CONFIGS", configs)
+    monkeypatch.setenv("DRUMMERNET_DATA", str(tmp_path / "no-data"))
+    folders = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(run_dir, audio, config, **options):
+        folders.append((run_dir, config))
+        raise Stop
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    for edit in (None, None, {"model": {"analyzer": {"normalizer": "softmax"}}, "lr": 0.002}):
+        if edit:
+            (configs / "ablations" / "softmax.json").write_text(json.dumps(edit))
+        with pytest.raises(Stop):
+            runner.run("softmax", steps=2, seed=0, out=tmp_path / "runs")
+    (first, config), (again, _), (edited, edited_config) = folders
+    assert first == again == tmp_path / "runs" / f"softmax-{config.fingerprint()}"
+    assert edited_config.lr == 0.002 and edited == tmp_path / "runs" / (
+        f"softmax-{edited_config.fingerprint()}"
+    )
+    assert edited != first
 
 
 def test_report_summarizes_seeds():

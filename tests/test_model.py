@@ -234,7 +234,8 @@ def _fit_clip(seed: int, steps: int = 400) -> tuple[DrummerNet, torch.Tensor, li
         loss = loss_fn(recon, audio)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        # A tight clip: with 1.0 some seeds jump out of a good basin into the all-silent one.
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.3)
         opt.step()
         sched.step()
         losses.append(loss.item())
@@ -244,15 +245,20 @@ def _fit_clip(seed: int, steps: int = 400) -> tuple[DrummerNet, torch.Tensor, li
 def test_tiny_model_fits_a_generated_clip():
     """Loss drops 10x and the learned impulses land within 20 ms of the true onsets.
 
-    Fitting one clip from scratch has local minima (here, measured over seeds 0-3: final losses
-    5.9x to 39.9x below the initial one; the usual failure is a hit split over two neighbouring
-    frames). So the test allows up to three random restarts and checks the first fit that
-    reaches 10x.
+    Fitting one clip from scratch has local minima (a hit split over two neighbouring frames, or
+    every gate switched off), so the test allows up to three random restarts and checks the first
+    fit that reaches 10x. It runs on one thread, so that a given torch build gives the same fits
+    whatever the machine's thread count.
     """
-    for seed in range(3):
-        model, audio, losses = _fit_clip(seed)
-        if losses[0] / losses[-1] >= 10:
-            break
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for seed in range(3):
+            model, audio, losses = _fit_clip(seed)
+            if losses[0] / losses[-1] >= 10:
+                break
+    finally:
+        torch.set_num_threads(threads)
     assert losses[0] / losses[-1] >= 10, (losses[0], losses[-1])
 
     hop = model.hop_length

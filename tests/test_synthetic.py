@@ -1,4 +1,5 @@
-"""Tests of drummernet.synthetic: performances, procedural grooves, rendering and the dataset."""
+"""Tests of the synthetic training data: performances, procedural grooves, rendering and the
+stream of stems (drummernet.training.performances, grooves, render, augment, stems)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,25 @@ import pretty_midi
 import pytest
 import torch
 
-from drummernet.constants import COMPONENTS, GM_NOTES, VOICE_CODES, VOICES
-from drummernet.training import synthetic
-from drummernet.training.synthetic import (
-    PROCEDURAL_STYLES,
-    Performance,
+from drummernet.constants import (
+    COMPONENTS,
+    GM_NOTES,
+    GM_TO_RENDERED_COMPONENT,
+    GM_TO_VOICE,
+    VOICE_CODES,
+    VOICES,
+)
+from drummernet.training import augment, grooves
+from drummernet.training import render as render_module
+from drummernet.training.grooves import PROCEDURAL_STYLES, procedural_groove
+from drummernet.training.performances import Performance, groove_midi_files, read_drum_midi
+from drummernet.training.render import prepare_kit, render
+from drummernet.training.stems import (
+    DEFAULT_TARGET_DBFS,
+    LabelledStems,
     SyntheticStems,
     collate_with_labels,
-    groove_midi_files,
-    procedural_groove,
-    read_drum_midi,
-    render,
+    onset_targets,
 )
 
 SR = 16000
@@ -32,7 +41,7 @@ HATS = {IDX["HH_CHH"], IDX["HH_PHH"], IDX["HH_OHH"]}
 
 @dataclass
 class FakeKit:
-    """Stands in for drummernet.kits.DrumKit: the same three attributes."""
+    """Stands in for drummernet.model.kits.DrumKit: the same three attributes."""
 
     name: str
     sr: int
@@ -144,13 +153,13 @@ def test_render_plays_a_hit_with_its_voice_where_the_kit_has_it():
 
 def test_general_midi_notes_of_every_voice_map_back():
     for code, (component, note) in VOICES.items():
-        assert synthetic.GM_TO_COMPONENT[note] == component
-        assert synthetic.GM_TO_VOICE[note] == code
+        assert GM_TO_RENDERED_COMPONENT[note] == component
+        assert GM_TO_VOICE[note] == code
 
 
 def test_general_midi_notes_of_every_component_map_back():
     for code, note in GM_NOTES.items():
-        assert synthetic.GM_TO_COMPONENT[note] == code
+        assert GM_TO_RENDERED_COMPONENT[note] == code
 
 
 def test_performance_crop_shifts_times_and_sorts():
@@ -216,7 +225,7 @@ def test_procedural_groove_keeps_tempo_within_jitter():
     perf = procedural_groove(np.random.default_rng(3), 10.0, style="four_on_the_floor", tempo=120)
     kicks = perf.times[perf.components == IDX["KD"]]
     # Four on the floor: one kick per beat, each at most 10 ms off the grid.
-    np.testing.assert_allclose(np.diff(kicks), 0.5, atol=2 * synthetic.DEFAULT_MAX_JITTER)
+    np.testing.assert_allclose(np.diff(kicks), 0.5, atol=2 * grooves.DEFAULT_MAX_JITTER)
 
 
 def test_procedural_groove_is_reproducible_and_varied():
@@ -264,7 +273,7 @@ def test_render_chokes_an_open_hat_at_the_next_closed_hat():
     kit = make_kit()
     perf = Performance(np.array([0.1, 0.3]), np.array([IDX["HH_OHH"], IDX["HH_CHH"]]), [127] * 2, 1)
     audio = render(perf, [kit], np.random.default_rng(0), augment=False)
-    after = int((0.3 + synthetic.CHOKE_FADE_SECONDS) * SR) + 1
+    after = int((0.3 + render_module.CHOKE_FADE_SECONDS) * SR) + 1
     only_closed = placed(kit, perf.select([IDX["HH_CHH"]]), SR)
     np.testing.assert_allclose(audio[after:], only_closed[after:], atol=1e-3)  # trimmed tails
     ringing = placed(kit, perf, SR)  # without the choke the open hat would still sound there
@@ -325,9 +334,9 @@ def test_dataset_yields_normalised_clips(kits):
         assert audio.abs().max() <= 1.0
         rms_db = 20 * torch.log10(audio.pow(2).mean().sqrt())
         # -20 dBFS, or quieter where reaching it would have clipped.
-        assert -30.0 < rms_db <= synthetic.DEFAULT_TARGET_DBFS + 0.01
+        assert -30.0 < rms_db <= DEFAULT_TARGET_DBFS + 0.01
     levels = torch.stack([20 * torch.log10(a.pow(2).mean().sqrt()) for a in clips])
-    assert int(((levels - synthetic.DEFAULT_TARGET_DBFS).abs() < 0.01).sum()) >= 3
+    assert int(((levels - DEFAULT_TARGET_DBFS).abs() < 0.01).sum()) >= 3
 
 
 def test_dataset_same_seed_same_stream(kits):
@@ -412,7 +421,7 @@ def test_onset_targets_mark_the_frame_and_row_of_each_hit():
     )
     # Analyzer order differs from COMPONENTS; TT_HIT is not an output, the hit at 5 s is past
     # the frames: both are dropped.
-    targets = synthetic.onset_targets(perf, ("SD", "KD", "HH_CHH"), frames=200, frame_rate=200.0)
+    targets = onset_targets(perf, ("SD", "KD", "HH_CHH"), frames=200, frame_rate=200.0)
     assert targets.shape == (3, 200) and targets.dtype == torch.float32
     assert targets.nonzero().tolist() == [[0, 100], [1, 20], [2, 21]]  # 0.104 s -> frame 20.8
 
@@ -420,7 +429,7 @@ def test_onset_targets_mark_the_frame_and_row_of_each_hit():
 def test_labelled_stems_targets_sit_on_the_rendered_hits(kits):
     stems = SyntheticStems(kits, clip_seconds=1.0, seed=2, augment=False)
     hop = 80
-    labelled = synthetic.LabelledStems(stems, COMPONENTS, hop)
+    labelled = LabelledStems(stems, COMPONENTS, hop)
     audio, targets = labelled.example(0)
     plain = SyntheticStems(kits, clip_seconds=1.0, seed=2, augment=False).example(0)
     assert torch.equal(audio, plain)  # labels change nothing of the audio
@@ -433,8 +442,8 @@ def test_labelled_stems_targets_sit_on_the_rendered_hits(kits):
 
 
 def test_synthetic_stems_load_extra_voices_only_when_asked():
-    plain = synthetic._resolve_kit("fluidr3_standard", SR)
-    voiced = synthetic._resolve_kit("fluidr3_standard", SR, voices=True)
+    plain = prepare_kit("fluidr3_standard", SR)
+    voiced = prepare_kit("fluidr3_standard", SR, voices=True)
     side_stick = VOICE_CODES.index("SD_XS")
     assert side_stick not in plain.shots and side_stick in voiced.shots
     assert set(plain.shots) == set(range(len(COMPONENTS)))
@@ -457,10 +466,10 @@ def test_dry_mix_is_the_placed_one_shots_and_the_input_is_unchanged(kits):
 
 
 def test_dry_mix_has_no_room_tail(kits, monkeypatch):
-    monkeypatch.setattr(synthetic, "REVERB_PROBABILITY", 1.0)
-    monkeypatch.setattr(synthetic, "REVERB_WET_RANGE", (0.5, 0.5))
-    monkeypatch.setattr(synthetic, "REVERB_RT60_RANGE", (1.0, 1.0))
-    monkeypatch.setattr(synthetic, "NOISE_PROBABILITY", 0.0)
+    monkeypatch.setattr(augment, "REVERB_PROBABILITY", 1.0)
+    monkeypatch.setattr(augment, "REVERB_WET_RANGE", (0.5, 0.5))
+    monkeypatch.setattr(augment, "REVERB_RT60_RANGE", (1.0, 1.0))
+    monkeypatch.setattr(augment, "NOISE_PROBABILITY", 0.0)
     perf = Performance(np.array([0.1]), np.array([IDX["KD"]]), np.array([120]), 2.0)
     audio, dry = render(perf, kits, np.random.default_rng(0), return_dry=True)
     late = slice(int(0.5 * SR), int(0.9 * SR))  # the 0.3 s kick is over; the room still rings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,10 +16,18 @@ import soundfile as sf
 import torch
 from conftest import REPO, SR, TINY_COMPONENTS
 
+from drummernet.cli import main
+from drummernet.errors import ConfigError
 from drummernet.model.analyzer import AnalyzerConfig
 from drummernet.model.network import DrummerNet
-from drummernet.training.config import TrainConfig
-from drummernet.training.trainer import TrainingInterrupted, latest_checkpoint, train
+from drummernet.training.checkpoints import latest_checkpoint
+from drummernet.training.config import (
+    TrainConfig,
+    config_differences,
+    resolve_config,
+    resume_config,
+)
+from drummernet.training.trainer import TrainingInterrupted, train
 from drummernet.training.unlabeled import NoAudioError, UnlabeledAudio
 
 TINY = {
@@ -104,7 +113,7 @@ class _SignalAt:
 
 
 def test_interrupt_and_resume_matches_uninterrupted_run(tmp_path, drum_audio_dir):
-    from drummernet.training.trainer import build_dataset
+    from drummernet.training.datasets import build_dataset
 
     config = tiny_train_config(steps=16)
     torch.set_num_threads(1)  # the same reduction order in both runs
@@ -143,17 +152,148 @@ def test_no_usable_audio_is_a_clear_error(tmp_path):
         UnlabeledAudio([tmp_path])
 
 
-def test_config_file_merges_over_defaults(tmp_path):
-    from drummernet.training.config import load_config_file
+def test_config_layers_merge_in_order_then_overrides(tmp_path):
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"steps": 7, "lr": 0.01, "model": {"analyzer": {"depth": 4}}}))
+    ablation = tmp_path / "ablation.yaml"
+    ablation.write_text("_note: a note, not config\nsteps: 9\nloss:\n  onset_weight: 0.5\n")
+    config = resolve_config([base, ablation])
+    assert config.steps == 9 and config.lr == 0.01  # the later file wins, the rest stays
+    assert config.model.analyzer.depth == 4 and config.loss.onset_weight == 0.5
+    assert config.model.analyzer.channels == AnalyzerConfig().channels  # defaults underneath
+    assert resolve_config([ablation, base]).steps == 7
+    config = resolve_config([base, ablation], ["steps=11", "model.analyzer.depth=2", "steps=12"])
+    assert config.steps == 12 and config.model.analyzer.depth == 2 and config.lr == 0.01
+    # A partial dict is merged over the defaults too, with the same checks.
+    assert TrainConfig.from_dict({"steps": 7}) == TrainConfig().replace(steps=7)
+    with pytest.raises(ConfigError, match="stepz"):
+        TrainConfig.from_dict({"stepz": 7})
 
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps({"steps": 7, "model": {"analyzer": {"depth": 4}}}))
-    config = load_config_file(path)
-    assert config.steps == 7 and config.model.analyzer.depth == 4
-    assert config.model.analyzer.channels == AnalyzerConfig().channels
-    path.write_text(json.dumps({"stepz": 7}))
-    with pytest.raises(ValueError, match="stepz"):
-        load_config_file(path)
+
+def _other_value(key: str, value):
+    """A valid value of config field ``key`` other than ``value``, and its ``--set`` text."""
+    choices = {
+        "model.analyzer.frontend": "waveform",
+        "model.analyzer.normalizer": "entmax15",
+        "model.analyzer.component_norm": "sparse",
+        "model.kit_norm": "energy",
+        "loss.domain": "mel",
+        "model.analyzer.components": ("KD", "SD"),
+        "model.kits": ("audiophob",),
+        "render_kits": ("audiophob", "fluidr3_tr808"),
+        "loss.fft_sizes": (512, 128),
+        "init_from": "runs/x/model.safetensors",
+    }
+    if key in choices:
+        new = choices[key]
+    elif isinstance(value, bool):
+        new = not value
+    elif isinstance(value, int):
+        new = value + 3
+    elif isinstance(value, float):
+        new = value + 0.25
+    else:
+        raise AssertionError(f"no other value for {key}={value!r}")
+    if isinstance(new, tuple):
+        text = "[" + ",".join(str(v) for v in new) + "]"
+    else:
+        text = str(new).lower() if isinstance(new, bool) else str(new)
+    return new, text
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_every_field_can_be_set_and_changes_the_fingerprint():
+    default = TrainConfig()
+    fields = _flat(default.to_dict())
+    assert "model.analyzer.channels" in fields and "loss.onset_weight" in fields
+    assert len(fields) >= 50  # every field of TrainConfig, ModelConfig, AnalyzerConfig, LossConfig
+    fingerprints = {default.fingerprint()}
+    for key, value in fields.items():
+        new, text = _other_value(key, value)
+        config = resolve_config(overrides=[f"{key}={text}"])
+        assert _flat(config.to_dict())[key] == new, key
+        assert config_differences(default, config) == [key]
+        fingerprints.add(config.fingerprint())
+    assert len(fingerprints) == len(fields) + 1
+
+
+def test_fingerprint_is_stable_across_key_order_and_number_types(tmp_path):
+    data = {"lr": 0.002, "steps": 10, "model": {"kits": ["audiophob"], "analyzer": {"depth": 2}}}
+    forward, backward = tmp_path / "a.json", tmp_path / "b.json"
+    forward.write_text(json.dumps(data))
+    reordered = {"model": {"analyzer": {"depth": 2}, "kits": ["audiophob"]}, "steps": 10}
+    backward.write_text(json.dumps({**reordered, "lr": 0.002}))
+    a, b = resolve_config([forward]), resolve_config([backward])
+    assert a.fingerprint() == b.fingerprint() == TrainConfig.from_dict(data).fingerprint()
+    assert len(a.fingerprint()) == 10 and int(a.fingerprint(), 16) >= 0
+    assert a.fingerprint() != TrainConfig().fingerprint()
+    assert TrainConfig(lr=1).fingerprint() == TrainConfig(lr=1.0).fingerprint()
+    assert a.replace(steps=11).fingerprint() != a.fingerprint()
+
+
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        (["--set", "stepz=1"], "stepz"),
+        (["--set", "steps=many"], "steps"),
+        (["--set", "model.analyzer.channels=1.5"], "model.analyzer.channels"),
+        (["--set", "model.analyzer.frontend=fft"], "frontend"),
+        (["--set", "lr"], "KEY=VALUE"),
+        (["--config", "missing.json"], "missing.json"),
+        (["--config", "BAD"], "BAD"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(tmp_path, capsys, monkeypatch, options, named):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BAD").write_text("steps: [1,\n")
+    code = main(["train", "--out", str(tmp_path / "run"), *options])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("drummernet: error:") and len(err.strip().splitlines()) == 1, err
+    assert named in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = tiny_train_config(steps=4)
+    (run / "config.json").write_text(json.dumps(saved.to_dict()))
+    changed = saved.replace(lr=0.5, model=dataclasses.replace(saved.model, kits=("audiophob",)))
+    with pytest.raises(ConfigError, match=r"differs in lr, model\.kits \(only"):
+        train(run, config=changed, resume=True, progress=False)
+    # Only the run's length and its loader processes may change.
+    longer = saved.replace(steps=8, num_workers=2)
+    assert resume_config(saved, longer) == longer and resume_config(saved, None) == saved
+    # The CLI refuses too, in one line. Without --config or --set the run's own config is the
+    # base, so only what the options change differs; --set resolves over the defaults.
+    code = main(["train", "--out", str(run), "--resume", "--lr", "0.5", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "differs in lr (" in err, err
+    code = main(["train", "--out", str(run), "--resume", "--set", "seed=3", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "model.analyzer.channels" in err and "seed" in err, err
+
+
+def test_cli_resume_extends_a_run_with_its_own_config(tmp_path):
+    run = tmp_path / "run"
+    tiny = tmp_path / "tiny.json"
+    tiny.write_text(json.dumps({**TINY, "steps": 1, "val_every": 0}))
+    assert main(["train", "--synthetic", "--out", str(run), "--config", str(tiny),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert main(["train", "--synthetic", "--out", str(run), "--resume", "--steps", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    stored = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+    assert stored == resolve_config([tiny]).replace(steps=2)
 
 
 def _train_command(audio_dir, run, config, launcher=()) -> list[str]:
@@ -289,7 +429,7 @@ def test_reference_points_are_off_by_default():
 
 
 def test_onset_supervision_trains_on_labelled_synthetic_stems_only(tmp_path, drum_audio_dir):
-    from drummernet.training.trainer import build_dataset
+    from drummernet.training.datasets import build_dataset
 
     config = tiny_train_config(
         steps=3, log_every=1, val_every=3, loss={"domain": "stft", "onset_supervision": 1.0}
@@ -317,7 +457,7 @@ def test_teacher_guides_only_the_first_teacher_steps(tmp_path):
 
 def test_one_shot_warm_up_schedule():
     from drummernet.training.config import TrainConfig
-    from drummernet.training.trainer import shot_length_at
+    from drummernet.training.schedules import shot_length_at
 
     config = TrainConfig(shot_warmup_steps=100, shot_start_seconds=0.05)
     assert TrainConfig().shot_warmup_steps == 0 and shot_length_at(TrainConfig(), 0, 16000) is None
@@ -330,7 +470,7 @@ def test_one_shot_warm_up_schedule():
 
 def test_clean_target_trains_towards_the_dry_mix(tmp_path, drum_audio_dir, monkeypatch):
     from drummernet.training import trainer
-    from drummernet.training.trainer import build_dataset
+    from drummernet.training.datasets import build_dataset
 
     config = tiny_train_config(steps=2, log_every=1, val_every=2, clean_target=True, stem_eq=True)
     assert not TrainConfig().clean_target and not TrainConfig().stem_eq

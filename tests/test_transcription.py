@@ -14,14 +14,14 @@ from conftest import SR, synthetic_kit
 from drummernet import constants
 from drummernet.constants import DEFAULT_REFERENCE_AMPLITUDE, DEFAULT_THRESHOLD, GM_NOTES
 from drummernet.model.network import DrummerNet
-from drummernet.transcription.result import (
+from drummernet.transcription.events import (
     NoteEvent,
-    Transcription,
     activations_to_events,
     amplitude_to_velocity,
-    estimate_tempo,
     velocity_to_amplitude,
 )
+from drummernet.transcription.result import Transcription
+from drummernet.transcription.tempo import estimate_tempo
 
 FPS = 200.0
 COMPS = ("KD", "SD", "HH_CHH")
@@ -114,14 +114,6 @@ def test_velocity_range_and_monotonic():
     assert amplitude_to_velocity(DEFAULT_REFERENCE_AMPLITUDE / 4) == 64
     every = np.arange(1, 128)
     np.testing.assert_array_equal(amplitude_to_velocity(velocity_to_amplitude(every)), every)
-
-
-def test_constants_match_training_and_rendering():
-    from drummernet.training import synthetic
-    from drummernet.training import unlabeled as data
-
-    assert constants.DEFAULT_TARGET_RMS == data.TARGET_RMS
-    assert constants.DEFAULT_VELOCITY_GAMMA == synthetic.DEFAULT_VELOCITY_GAMMA
 
 
 # ------------------------------------------------------------------------------- the result
@@ -245,8 +237,30 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_plot_reads_its_source_else_shows_the_resynthesis(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from drummernet.transcription import plot
+
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, SR)
+    read: list[str] = []
+    real = plot.read_audio
+
+    def spy(path, sr):
+        read.append(str(path))
+        return real(path, sr)
+
+    monkeypatch.setattr(plot, "read_audio", spy)
+    result = make_transcription(grid_events(2), 1.0)
+    result.source = str(wav)
+    assert result.plot(tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert read == [str(wav)]
+    result.source = str(tmp_path / "gone.wav")  # unreadable: the resynthesis is shown instead
+    assert result.plot(tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_decay_mask_drops_echoes_but_keeps_new_strokes():
-    from drummernet.transcription.result import activations_to_events
+    from drummernet.transcription.events import activations_to_events
 
     act = np.zeros((1, 200), dtype=np.float32)
     act[0, 10] = 0.8  # a loud hit at 50 ms
@@ -293,7 +307,7 @@ def test_model_file_relative_thresholds_are_the_default(tiny_model, tmp_path, mo
 
 
 def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
-    from drummernet.transcription.result import activations_to_events
+    from drummernet.transcription.events import activations_to_events
 
     act = np.zeros((2, 400), dtype=np.float32)
     act[0, 20::40] = 0.8  # a loud kick: 10 strong hits ...
@@ -311,7 +325,7 @@ def test_relative_threshold_drops_faint_hits_of_a_loud_drum():
 
 
 def test_relative_threshold_per_drum_class_or_code():
-    from drummernet.transcription.result import activations_to_events, relative_threshold_of
+    from drummernet.transcription.events import activations_to_events, relative_threshold_of
 
     assert relative_threshold_of(0.2, "KD") == 0.2
     per_drum = {"HH": 0.1, "HH_OHH": 0.5, "KD": 0.0}
@@ -335,7 +349,7 @@ def test_relative_threshold_per_drum_class_or_code():
 
 
 def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():
-    from drummernet.transcription.result import activations_to_events
+    from drummernet.transcription.events import activations_to_events
 
     act = np.zeros((1, 400), dtype=np.float32)
     # A ringing cymbal after a stroke at 40 ms: one slowly decaying impulse per 40 ms window, as
@@ -357,14 +371,14 @@ def test_onset_contrast_reads_a_wash_as_one_stroke_and_keeps_strokes_on_top():
 
 
 def test_onset_contrast_must_have_positive_windows():
-    from drummernet.transcription.result import activations_to_events
+    from drummernet.transcription.events import activations_to_events
 
     with pytest.raises(ValueError, match="contrast_window"):
         activations_to_events(np.zeros((1, 10)), 200.0, ["KD"], contrast_window=0.0)
 
 
 def test_merge_voices_adds_each_voice_into_its_component():
-    from drummernet.transcription.result import merge_voices
+    from drummernet.transcription.events import merge_voices
 
     rows = np.arange(12, dtype=np.float32).reshape(4, 3)
     merged, codes = merge_voices(rows, ("KD", "SD", "SD_XS", "CY_CHN"))

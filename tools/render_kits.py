@@ -37,7 +37,13 @@ import numpy as np
 import soundfile as sf
 
 from drummernet.audio import atomic_write, load_audio
-from drummernet.constants import COMPONENTS, GM_NOTES, VOICES, voice_component
+from drummernet.constants import (
+    COMPONENTS,
+    GM_NOTES,
+    ONE_SHOT_SILENCE_PEAK,
+    VOICES,
+    voice_component,
+)
 
 #: Sample rate of the shipped one-shots (the model resamples them to its own rate on load).
 RENDER_SR = 44100
@@ -68,8 +74,6 @@ NOTE_SECONDS = 1.6
 GUARD_SECONDS = 0.01
 #: Permissions of written files (atomic_write's temporary files are private, 0600).
 PACKAGE_FILE_MODE = 0o644
-#: A one-shot whose raw peak is below this is treated as a failed render (a preset lacking the note).
-SILENCE_PEAK = 1e-4
 
 FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 GMBANK = Path("/usr/share/sounds/sf2/sf_GMbank.sf2")
@@ -356,7 +360,7 @@ def make_one_shot(audio: np.ndarray, max_seconds: float, sr: int = RENDER_SR) ->
     """
     magnitude = np.abs(audio)
     peak = float(magnitude.max(initial=0.0))
-    if peak < SILENCE_PEAK:
+    if peak < ONE_SHOT_SILENCE_PEAK:  # a failed render: a preset lacking the note
         raise RenderError(f"hit is silent (peak {peak:.2g})")
     start = int(np.argmax(magnitude >= peak * 10 ** (ONSET_DB / 20)))
     audio = audio[start : start + int(max_seconds * sr)]

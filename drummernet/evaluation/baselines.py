@@ -14,14 +14,11 @@ Every parameter is a ``DEFAULT_*`` constant below and can be overridden per call
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from drummernet.audio import load_audio
-
-if TYPE_CHECKING:
-    from drummernet.evaluation.scoring import Track
+from drummernet.evaluation.datasets import Track
 
 #: Frequency band (Hz) whose spectral flux detects each class. Upper edges above Nyquist are
 #: clipped, so a 16 kHz file still gets a (narrow) hi-hat band.
@@ -35,13 +32,11 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
 #: against a 50 ms tolerance.
 DEFAULT_HOP_SECONDS = 0.005
 
-#: STFT window length in seconds, rounded up to a power of two (2048 samples at 44.1 kHz). Long
-#: enough to give the 20-150 Hz kick band several bins of its own: with shorter windows the
-#: main lobe of a snare's 200 Hz body spills into the kick band.
+#: STFT window length in seconds, rounded up to a power of two (2048 samples at 44.1 kHz): long
+#: enough to give the 20-150 Hz kick band several bins of its own.
 DEFAULT_WINDOW_SECONDS = 0.046
 
-#: Log compression ``log1p(gamma * magnitude / max magnitude)``. Kept mild: strong compression
-#: lifts quiet strokes but also lifts other drums' leakage into each band to the same level.
+#: Log compression ``log1p(gamma * magnitude / max magnitude)``.
 DEFAULT_LOG_GAMMA = 1.0
 
 #: Spectral flux compares each frame with the one this many seconds earlier; a lag of two hops
@@ -233,6 +228,6 @@ def bandwise_onsets(
 
 def bandwise_system(track: Track) -> dict[str, np.ndarray]:
     """:func:`bandwise_onsets` on a track's audio at the file's own rate (a system for
-    :func:`drummernet.evaluation.evaluate`)."""
+    :func:`drummernet.evaluation.scoring.evaluate`)."""
     audio, sr = load_audio(track.audio_path, sr=None)
     return bandwise_onsets(audio, sr)

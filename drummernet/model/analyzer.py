@@ -56,19 +56,12 @@ class AnalyzerConfig:
         time_window: frames per window of the time-wise normalisation (8 frames = 40 ms).
         component_norm: how components of one frame interact: ``"sparse"`` makes them compete
             through the normaliser across components (plus a "no hit" slot), as in the paper;
-            ``"independent"`` gates each component with its own sigmoid, so a component never
-            loses its gradient to a louder neighbour (see the credit-assignment note below).
+            ``"independent"`` gates each component with its own sigmoid, so a component keeps
+            its gradient whatever its neighbours do (why this is the default:
+            ``docs/notebook.md``, "Credit assignment").
         gate_bias: initial bias of the independent gates' scores (training only; a trained
-            model's weights replace it). 0 starts every gate at 0.5, so every component fires
-            in every 40 ms window at first; a 1.5 s crash re-fired 37 times a second is far
-            louder than any recording, and the first steps switch the cymbals off for good.
-            A negative bias (-4: gates at 0.018) starts every drum quiet, so each grows where
-            the recording needs it.
-
-    Credit assignment: with competition across components, a component that loses every frame
-    early in training gets no gradient from sparsemax and never comes back (seen here: snare,
-    open hi-hat, toms and cymbals silent after 500 steps). Independent gates keep exact zeros
-    from the time-wise sparsemax but let every component keep learning.
+            model's weights replace it). 0 starts every gate at 0.5; a negative bias (-4: gates
+            at 0.018) starts every component quiet.
     """
 
     components: tuple[str, ...] = COMPONENTS
@@ -113,6 +106,8 @@ class LogMelFrontend(nn.Module):
     def __init__(self, config: AnalyzerConfig) -> None:
         super().__init__()
         self.n_fft, self.hop = config.n_fft, config.hop_length
+        self.mel: torch.Tensor
+        self.window: torch.Tensor
         mel = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, 20.0)
         self.register_buffer("mel", torch.from_numpy(mel), persistent=False)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
@@ -237,6 +232,7 @@ class Analyzer(nn.Module):
             self.frontend.out_channels, config.channels, config.depth, config.kernel_size
         )
         width = self.unet.out_channels
+        self.rnn: nn.GRU | None = None
         if config.rnn_hidden > 0:
             self.rnn = nn.GRU(
                 width,
@@ -247,7 +243,6 @@ class Analyzer(nn.Module):
             )
             width = 2 * config.rnn_hidden
         else:
-            self.rnn = None
             self.context = _ConvBlock(width, width, 9)
         n = len(config.components)
         # Scores for the component-wise normalisation get one extra "no hit" row, so that a frame
@@ -255,6 +250,7 @@ class Analyzer(nn.Module):
         self.component_scores = nn.Conv1d(width, n + 1, 1)
         self.time_scores = nn.Conv1d(width, n, 1)
         self.gain = nn.Conv1d(width, n, 1)
+        assert self.gain.bias is not None and self.component_scores.bias is not None
         nn.init.constant_(self.gain.bias, -1.0)
         if config.component_norm == "independent":
             with torch.no_grad():

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drummernet.audio import AUDIO_EXTENSIONS, AudioError, load_audio
-from drummernet.constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES, VOICES
+from drummernet.constants import (
+    COMPONENTS,
+    ONE_SHOT_SILENCE_PEAK,
+    SAMPLE_RATE,
+    VOICE_CODES,
+    VOICES,
+)
 from drummernet.errors import KitError
 
 if TYPE_CHECKING:
@@ -38,8 +44,6 @@ MANIFEST_PATH: Path = KIT_DIR / "manifest.json"
 
 #: The attack starts at the first sample within this many dB of the one-shot's peak.
 ONSET_DB = -40.0
-#: A one-shot whose peak is below this (about -80 dBFS) is considered silent.
-SILENCE_PEAK = 1e-4
 
 #: File-name aliases accepted for each component, besides its code (matched case-insensitively,
 #: with spaces and hyphens read as underscores: ``Closed-Hat.wav`` is ``closed_hat``).
@@ -108,7 +112,7 @@ def _prepare(audio: np.ndarray, normalize: bool, what: str) -> np.ndarray:
     """Trim the leading silence of a ``(samples,)`` one-shot and optionally normalise its peak."""
     magnitude = np.abs(audio)
     peak = float(magnitude.max(initial=0.0))
-    if peak < SILENCE_PEAK:
+    if peak < ONE_SHOT_SILENCE_PEAK:
         raise KitError(f"{what}: one-shot is silent (peak {peak:.1e})")
     start = int(np.argmax(magnitude >= peak * 10 ** (ONSET_DB / 20)))
     audio = audio[start:]

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from drummernet.audio import atomic_write
 from drummernet.constants import DEFAULT_KIT
 from drummernet.errors import ModelLoadError
 from drummernet.model.analyzer import Analyzer, AnalyzerConfig, upsample_impulses
@@ -89,7 +90,9 @@ class DrummerNet(nn.Module):
             not depend on the kit, so this never changes transcriptions).
     """
 
-    def __init__(self, config: ModelConfig = ModelConfig(), kits: Sequence | None = None) -> None:
+    def __init__(
+        self, config: ModelConfig = ModelConfig(), kits: Sequence | torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         #: JSON metadata stored with the weights (training steps, a calibrated note threshold...).
@@ -173,8 +176,6 @@ class DrummerNet(nn.Module):
         """
         from safetensors.torch import save_file
 
-        from drummernet.audio import atomic_write
-
         metadata = {
             "format": FORMAT_NAME,
             "format_version": str(FORMAT_VERSION),
@@ -188,7 +189,7 @@ class DrummerNet(nn.Module):
     def load(
         cls,
         path: str | os.PathLike,
-        kits: Sequence | None = None,
+        kits: Sequence | torch.Tensor | None = None,
         device: str | None = None,
         load_kit: bool = True,
     ) -> DrummerNet:

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from scipy.fft import next_fast_len
+from scipy.signal import butter, fftconvolve, sosfilt
 from torch import nn
+
+from drummernet.audio import resample
+from drummernet.constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES, VOICES
+from drummernet.dsp import room_impulse_response
+from drummernet.model.kits import DrumKit, load_with_voices
 
 
 class Synthesizer(nn.Module):
@@ -35,6 +41,7 @@ class Synthesizer(nn.Module):
             kits: ``(n_kits, n_components, length)`` or ``(n_components, length)`` one-shots.
         """
         super().__init__()
+        self.kits: torch.Tensor
         self.register_buffer("kits", torch.empty(0), persistent=False)
         self.set_kits(kits)
 
@@ -132,7 +139,7 @@ def normalize_shots(shots: torch.Tensor, sr: int, norm: str) -> torch.Tensor:
 
 
 def load_kit_tensor(
-    kits: Sequence,
+    kits: Sequence | str | DrumKit | torch.Tensor,
     components: Sequence[str],
     sr: int,
     max_seconds: float = 1.0,
@@ -145,12 +152,8 @@ def load_kit_tensor(
     """
     if isinstance(kits, torch.Tensor):
         return kits if kits.dim() == 3 else kits.unsqueeze(0)
-    from drummernet.model.kits import DrumKit, load_with_voices
-
     if isinstance(kits, (str, DrumKit)) or not isinstance(kits, Sequence):
         kits = [kits]
-    from drummernet.audio import resample
-
     components = tuple(components)
     loaded = [k if isinstance(k, DrumKit) else load_with_voices(k, components, sr) for k in kits]
     loaded = [
@@ -172,21 +175,15 @@ def load_kit_tensor(
 def room_response(sr: int) -> np.ndarray:
     """The fixed room of the room voices (:data:`~drummernet.constants.ROOM_VOICES`)."""
     from drummernet.constants import ROOM_RT60, ROOM_SEED
-    from drummernet.training.synthetic import room_impulse_response
 
     return room_impulse_response(np.random.default_rng(ROOM_SEED), ROOM_RT60, sr)
 
 
-def _add_derived_voices(kit, codes: Sequence[str]):
+def _add_derived_voices(kit: DrumKit, codes: Sequence[str]) -> DrumKit:
     """``kit`` with the derived voices among ``codes``: room voices, its main one-shots through
     :func:`room_response` (the room alone: an impulse on the dry voice and one on the room voice
     make any mix); bright voices, its main one-shots through a causal 4th-order Butterworth
     high-pass at :data:`~drummernet.constants.BRIGHT_CUTOFF_HZ` (the attack stays at sample 0)."""
-    from scipy.signal import butter, fftconvolve, sosfilt
-
-    from drummernet.constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES
-    from drummernet.model.kits import DrumKit
-
     parents = {**ROOM_VOICES, **BRIGHT_VOICES}
     wanted = [c for c in codes if c in parents and parents[c] in kit.samples]
     if not wanted:
@@ -203,14 +200,11 @@ def _add_derived_voices(kit, codes: Sequence[str]):
     return DrumKit(kit.name, kit.sr, samples)
 
 
-def _fill_voices(kits: list, codes: Sequence[str]) -> list:
+def _fill_voices(kits: list[DrumKit], codes: Sequence[str]) -> list[DrumKit]:
     """Give every kit each extra voice in ``codes``: from the first kit of the pool that has it,
     else its component's own one-shot. Without this a sample kit (no side stick, no splash...)
     would render that voice's impulses as silence, and the analyzer would learn nothing from
     them whenever that kit is drawn."""
-    from drummernet.constants import VOICES
-    from drummernet.model.kits import DrumKit
-
     out = []
     for kit in kits:
         samples = dict(kit.samples)

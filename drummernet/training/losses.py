@@ -10,7 +10,7 @@ Contract: ``loss(estimate, target)`` with both ``(batch, samples)`` returns a sc
 
 :func:`onset_loss` is not part of the method: it compares activations with onset targets, either
 the synthetic stream's own labels (the supervised upper bound) or an NMF teacher's activations (a
-warm start, see :mod:`drummernet.teacher`). Both are reference points, off by default.
+warm start, see :mod:`drummernet.training.teacher`). Both are reference points, off by default.
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ class SpectralLoss(nn.Module):
         spec = torch.stft(
             audio, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True
         )
-        # hypot is .abs() written out, faster on CPU; the floor keeps its gradient finite at 0.
+        # The magnitude written out (faster on CPU than .abs()); the floor keeps its gradient
+        # finite at 0.
         mag = torch.sqrt(spec.real.square() + spec.imag.square() + 1e-12)
         if name is not None:
             mag = getattr(self, name) @ mag

@@ -136,6 +136,8 @@ class NMFTeacher(nn.Module):
         super().__init__()
         self.n_fft, self.hop_length = n_fft, hop_length
         self.iterations, self.floor = iterations, floor
+        self.mel: torch.Tensor
+        self.templates: torch.Tensor
         mel = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels, 20.0))
         self.register_buffer("mel", mel, persistent=False)
         templates = component_templates(kits.detach().cpu(), mel, n_fft, hop_length)

@@ -1,11 +1,10 @@
-"""Training data: fixed-length mono crops of unlabeled audio and of synthetic drum stems.
+"""Training data: fixed-length mono crops of unlabeled audio, and the mix of training sources.
 
-Every example is a pure function of ``(seed, index)``: the crop, the synthetic performance and its
-augmentation are drawn from a random generator seeded with both. That makes the stream
-reproducible, lets data-loader workers and distributed ranks split it without coordination, and
-lets a resumed run continue with exactly the examples an uninterrupted run would have seen.
-
-Labels never leave this module: the trainer receives audio only.
+Every example is a pure function of ``(seed, index)``: its source and crop (and, for synthetic
+stems, the performance and its augmentation) are drawn from a random generator seeded with both.
+That makes the stream reproducible, lets data-loader workers and distributed ranks split it
+without coordination, and lets a resumed run continue with exactly the examples an uninterrupted
+run would have seen.
 """
 
 from __future__ import annotations
@@ -15,30 +14,33 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from drummernet.audio import AudioError, find_audio_files, resample
-from drummernet.constants import DEFAULT_TARGET_RMS, SAMPLE_RATE
+from drummernet.audio import AudioError, audio_info, find_audio_files, read_audio_frames
+from drummernet.constants import DEFAULT_TARGET_RMS, SAMPLE_RATE, TRAINING_CROP_SILENCE_RMS
 from drummernet.errors import NoAudioError
 
 log = logging.getLogger(__name__)
 
-#: Crops quieter than this RMS (about -50 dBFS) count as silence and are redrawn.
-SILENCE_RMS = 0.003
-#: Crops are normalised to this RMS (-20 dBFS, the level inference scales recordings to), then
-#: scaled down if they would clip.
-TARGET_RMS = DEFAULT_TARGET_RMS
 
-
-def normalize_loudness(audio: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
+def normalize_loudness(audio: np.ndarray, target_rms: float = DEFAULT_TARGET_RMS) -> np.ndarray:
     """Scale ``audio: (samples,)`` to ``target_rms``, then down so that its peak is at most 0.99."""
     rms = float(np.sqrt(np.mean(audio**2))) + 1e-12
     audio = audio * (target_rms / rms)
     peak = float(np.abs(audio).max())
     return (audio * (0.99 / peak) if peak > 0.99 else audio).astype(np.float32)
+
+
+class ExampleSource(Protocol):
+    """A training source: example ``index`` of an endless, seeded stream."""
+
+    def example(self, index: int) -> Any:
+        """Item ``index``: a ``(samples,)`` or ``(2, samples)`` tensor, or an
+        ``(audio, targets)`` pair."""
+        ...
 
 
 @dataclass
@@ -77,12 +79,8 @@ class UnlabeledAudio:
         self.skipped: list[tuple[Path, str]] = []
         for path in find_audio_files(list(paths)):
             try:
-                if not path.is_file():
-                    raise AudioError(f"{path}: no such file")
-                info = sf.info(str(path))
-                if info.frames <= 0:
-                    raise AudioError(f"{path}: contains no audio samples")
-                self.files.append(_FileInfo(path, int(info.frames), int(info.samplerate)))
+                info = audio_info(path)
+                self.files.append(_FileInfo(path, info.frames, info.sample_rate))
             except Exception as error:  # one bad file must not end a long training run
                 reason = str(error).splitlines()[0] if str(error) else type(error).__name__
                 self.skipped.append((path, reason))
@@ -111,15 +109,15 @@ class UnlabeledAudio:
             n_in = int(round(self.clip_seconds * info.sr))
             start = int(rng.integers(0, max(1, info.frames - n_in + 1)))
             try:
-                data, _ = sf.read(
-                    str(info.path), start=start, frames=n_in, dtype="float32", always_2d=True
-                )
-            except Exception as error:
+                audio = read_audio_frames(info.path, start, n_in, self.sr)
+            except AudioError as error:
                 log.warning("failed to read %s (%s)", info.path, error)
                 continue
-            audio = resample(data.mean(axis=1), info.sr, self.sr)
             audio = np.pad(audio, (0, max(0, n_out - audio.size)))[:n_out]
-            if not np.isfinite(audio).all() or np.sqrt(np.mean(audio**2)) < SILENCE_RMS:
+            if (
+                not np.isfinite(audio).all()
+                or np.sqrt(np.mean(audio**2)) < TRAINING_CROP_SILENCE_RMS
+            ):
                 continue
             return torch.from_numpy(normalize_loudness(audio))
         raise NoAudioError(f"{attempts} crops in a row were silent or unreadable")
@@ -131,7 +129,8 @@ class TrainingClips(torch.utils.data.Dataset):
 
     Args:
         sources: objects with an ``example(index) -> (samples,) tensor`` method:
-            :class:`UnlabeledAudio` and/or :class:`drummernet.synthetic.SyntheticStems`.
+            :class:`UnlabeledAudio` and/or
+            :class:`drummernet.training.stems.SyntheticStems`.
         weights: relative probability of drawing from each source (default: equal).
         seed: stream seed.
 
@@ -141,7 +140,10 @@ class TrainingClips(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, sources: Sequence, weights: Sequence[float] | None = None, seed: int = 0
+        self,
+        sources: Sequence[ExampleSource],
+        weights: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> None:
         if not sources:
             raise NoAudioError("no training audio: give audio files or enable synthetic stems")

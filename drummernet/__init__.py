@@ -13,8 +13,25 @@ fast and has no side effects.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # the real types for type checkers; at run time __getattr__ imports lazily
+    from drummernet.audio import load_audio
+    from drummernet.constants import COMPONENTS, GM_NOTES
+    from drummernet.errors import AudioError, DrummerNetError, ModelLoadError
+    from drummernet.evaluation.datasets import read_dataset
+    from drummernet.evaluation.scoring import evaluate
+    from drummernet.model.analyzer import AnalyzerConfig
+    from drummernet.model.kits import DrumKit, list_kits
+    from drummernet.model.network import DrummerNet, ModelConfig
+    from drummernet.training.config import TrainConfig
+    from drummernet.training.losses import LossConfig
+    from drummernet.training.trainer import train
+    from drummernet.transcription.events import NoteEvent
+    from drummernet.transcription.inference import load_model, transcribe
+    from drummernet.transcription.result import Transcription
 
 _EXPORTS = {
     "transcribe": "transcription.inference",
@@ -23,25 +40,48 @@ _EXPORTS = {
     "NoteEvent": "transcription.events",
     "DrummerNet": "model.network",
     "ModelConfig": "model.network",
-    "ModelLoadError": "model.network",
     "AnalyzerConfig": "model.analyzer",
-    "LossConfig": "training.losses",
     "DrumKit": "model.kits",
     "list_kits": "model.kits",
+    "LossConfig": "training.losses",
     "train": "training.trainer",
     "TrainConfig": "training.config",
     "evaluate": "evaluation.scoring",
     "read_dataset": "evaluation.datasets",
-    "AudioError": "audio",
     "load_audio": "audio",
+    "DrummerNetError": "errors",
+    "AudioError": "errors",
+    "ModelLoadError": "errors",
     "COMPONENTS": "constants",
     "GM_NOTES": "constants",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "AnalyzerConfig",
+    "AudioError",
+    "COMPONENTS",
+    "DrumKit",
+    "DrummerNet",
+    "DrummerNetError",
+    "GM_NOTES",
+    "LossConfig",
+    "ModelConfig",
+    "ModelLoadError",
+    "NoteEvent",
+    "TrainConfig",
+    "Transcription",
+    "evaluate",
+    "list_kits",
+    "load_audio",
+    "load_model",
+    "read_dataset",
+    "train",
+    "transcribe",
+    "__version__",
+]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

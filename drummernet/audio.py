@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,15 +115,26 @@ def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE) -> tuple[n
     return resample(audio, int(file_sr), sr), sr
 
 
-def find_audio_files(paths: list[str | os.PathLike]) -> list[Path]:
-    """Expand files and directories (searched recursively) to a sorted list of audio files.
+def files_in(folder: str | os.PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> list[Path]:
+    """The files under ``folder`` (searched recursively) whose extension, in any case, is one of
+    ``extensions``, sorted. The package's one folder scan."""
+    return sorted(
+        p for p in Path(folder).rglob("*") if p.suffix.lower() in extensions and p.is_file()
+    )
+
+
+def find_audio_files(
+    paths: Sequence[str | os.PathLike], extensions: Sequence[str] = AUDIO_EXTENSIONS
+) -> list[Path]:
+    """Expand files and directories (searched recursively) to a list of files: each folder's
+    files with one of ``extensions`` (sorted), then the next argument's.
 
     Files named explicitly are kept whatever their extension, so that a bad one can be reported.
     """
     found: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
-            found.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS))
+            found.extend(files_in(item, extensions))
         else:
             found.append(item)
     return found

@@ -160,7 +160,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from drummernet.audio import AUDIO_EXTENSIONS, AudioError
+    from drummernet.audio import AUDIO_EXTENSIONS, AudioError, files_in
     from drummernet.constants import COMPONENT_NAMES, OUTPUT_FORMATS, SAMPLE_RATE
 
     formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]
@@ -190,9 +190,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     files: list[Path] = []
     for item in map(Path, args.inputs):
         if item.is_dir():
-            found = sorted(
-                f for f in item.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
-            )
+            found = files_in(item)
             if not found:
                 error(f"{item}: no audio files in this folder ({', '.join(AUDIO_EXTENSIONS)})")
                 failed += 1

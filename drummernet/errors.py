@@ -32,6 +32,10 @@ class NoAudioError(DrummerNetError, ValueError):
     """No usable training audio was found."""
 
 
+class MidiError(DrummerNetError, ValueError):
+    """A file that is not a readable MIDI file."""
+
+
 class ConfigError(DrummerNetError, ValueError):
     """A training config (file, override or value) that cannot be used."""
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from drummernet.errors import DrummerNetError
+from drummernet.errors import MidiError
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -25,10 +25,6 @@ MIDI_RESOLUTION = 960
 
 #: Tempo (bpm) of a written file when none is given: pretty_midi's and the MIDI standard's.
 DEFAULT_MIDI_TEMPO = 120.0
-
-
-class MidiError(DrummerNetError, ValueError):
-    """A file that is not a readable MIDI file."""
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,7 @@ def _fit_clip(seed: int, steps: int = 400) -> tuple[DrummerNet, torch.Tensor, li
     return model, audio, losses
 
 
+@pytest.mark.slow
 def test_tiny_model_fits_a_generated_clip():
     """Loss drops 10x and the learned impulses land within 20 ms of the true onsets.
 

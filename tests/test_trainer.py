@@ -325,6 +325,7 @@ def _run_until_logged_then(cmd, env, run, interrupt, **popen) -> tuple[int, str]
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     """`drummernet train` in a subprocess: SIGINT saves a checkpoint, --resume finishes the run."""
     config = tmp_path / "tiny.json"
@@ -349,6 +350,7 @@ def test_cli_train_and_sigint_resume(tmp_path, drum_audio_dir):
     assert (run / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_process_group_with_data_workers_saves_a_checkpoint(
     tmp_path, drum_audio_dir
 ):
@@ -370,6 +372,7 @@ def test_sigterm_to_the_process_group_with_data_workers_saves_a_checkpoint(
     assert latest_checkpoint(run) is not None
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path, drum_audio_dir):
     if shutil.which("torchrun") is None and not (REPO / ".venv" / "bin" / "torchrun").exists():
         pytest.skip("torchrun not available")

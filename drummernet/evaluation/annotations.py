@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from drummernet.constants import COARSE_CLASSES, component_class
-from drummernet.errors import DatasetError
+from drummernet.errors import DatasetError, MidiError
 from drummernet.evaluation.metrics import FINE_COMPONENTS, events_to_labels, sorted_onsets
-from drummernet.midi import MIDI_EXTENSIONS, MidiError, read_drum_notes
+from drummernet.midi import MIDI_EXTENSIONS, read_drum_notes
 
 #: MDB Drums subclass labels -> component. Side stick (SST) is class OT in MDB Drums; China (CHC)
 #: and splash (SPC) cymbals fit no component. Both floor toms go to the kit's one floor tom.

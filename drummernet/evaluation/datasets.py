@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drummernet.audio import AUDIO_EXTENSIONS
+from drummernet.audio import files_in
 from drummernet.errors import DatasetError
 from drummernet.evaluation.annotations import (
     ENST_LABELS,
@@ -216,7 +216,7 @@ def _midi_tracks(root: Path, pairs: list[tuple[Path, Path]]) -> list[Track]:
 
 def _midi_pairs(root: Path) -> list[tuple[Path, Path]]:
     pairs = []
-    for audio in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
+    for audio in files_in(root):
         for suffix in MIDI_EXTENSIONS:
             if audio.with_suffix(suffix).is_file():
                 pairs.append((audio, audio.with_suffix(suffix)))

@@ -19,7 +19,7 @@ from drummernet.constants import COARSE_CLASSES, GM_TO_CLASS
 from drummernet.evaluation.datasets import Track
 from drummernet.evaluation.metrics import merge_onsets
 from drummernet.model.network import DrummerNet
-from drummernet.transcription.inference import _resolve_model, transcribe
+from drummernet.transcription.inference import resolve_model, transcribe
 from drummernet.transcription.result import Transcription
 
 
@@ -59,7 +59,7 @@ def transcription_system(
         ``system(track) -> {label: (onsets,)}`` for tracks with an ``audio_path``; labels as
         :func:`transcription_labels`.
     """
-    net = _resolve_model(model, device)
+    net = resolve_model(model, device)
 
     def system(track: Track) -> dict[str, np.ndarray]:
         return transcription_labels(transcribe(track.audio_path, model=net, **options))

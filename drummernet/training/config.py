@@ -96,8 +96,8 @@ class TrainConfig:
             Sparse normalisers give a silent component no gradient, so it cannot recover alone.
         revive_below: activation level under which a component counts as silent.
         teacher_steps: for this many first steps, add ``teacher_weight`` times
-            :func:`~drummernet.losses.onset_loss` between the activations and the targets of an
-            :class:`~drummernet.teacher.NMFTeacher` built from the synthesizer's kits (0: never).
+            :func:`~drummernet.training.losses.onset_loss` between the activations and the targets of an
+            :class:`~drummernet.training.teacher.NMFTeacher` built from the synthesizer's kits (0: never).
             A reference point (a warm start from an unsupervised teacher), not the method.
         teacher_weight: weight of that teacher loss.
     """

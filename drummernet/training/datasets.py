@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
+from drummernet.audio import files_in
 from drummernet.errors import NoAudioError
+from drummernet.midi import MIDI_EXTENSIONS
 from drummernet.model.kits import list_kits
 from drummernet.training.config import TrainConfig
 from drummernet.training.performances import groove_midi_files
@@ -99,9 +101,7 @@ def expand_midi_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
         if item.is_dir() and (item / "info.csv").is_file():
             files.extend(groove_midi_files(item, split="train"))
         elif item.is_dir():
-            files.extend(
-                sorted(p for p in item.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-            )
+            files.extend(files_in(item, MIDI_EXTENSIONS))
         elif item.is_file():
             files.append(item)
     if not files:

@@ -112,9 +112,11 @@ def load_model(
     return DrummerNet.load(path, device=device, load_kit=load_kit)
 
 
-def _resolve_model(
+def resolve_model(
     model: DrummerNet | str | os.PathLike | None, device: str | torch.device | None
 ) -> DrummerNet:
+    """A model object (moved to ``device`` if one is given) or one loaded without its kit by
+    :func:`load_model` (analysis never plays the kit)."""
     if isinstance(model, DrummerNet):
         return model.to(device) if device is not None else model
     return load_model(model, device, load_kit=False)
@@ -296,7 +298,7 @@ def transcribe(
         DrummerNetWarning: the recording is silent (no notes), or sampled below the model's rate
             (its upper band is missing).
     """
-    net = _resolve_model(model, device)
+    net = resolve_model(model, device)
     rate = net.sample_rate
     source = str(audio) if isinstance(audio, (str, os.PathLike)) else None
     name = source or "audio"

@@ -28,7 +28,7 @@ def estimate_tempo(times: np.ndarray, weights: np.ndarray | None = None) -> floa
     autocorrelation of the envelope, weighted by a log-normal prior around 120 bpm, arg-max. The
     autocorrelation is global (not per window as librosa's tempogram), so hour-long inputs cost
     little memory; and it is numpy's FFT, so the command line does not import librosa (see
-    ``docs/notebook-transcription.md``, "Tempo").
+    ``docs/notebook.md``, "Tempo").
 
     Args:
         times: ``(n,)`` onset times in seconds.

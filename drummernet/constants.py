@@ -61,6 +61,12 @@ EVAL_CLASSES: dict[str, tuple[int, ...]] = {
 #: Coarse drum classes (the MDB Drums "class" labels): kick, snare, hi-hat, toms, cymbals, other.
 COARSE_CLASSES: tuple[str, ...] = ("KD", "SD", "HH", "TT", "CY", "OT")
 
+#: Classes scored by default: kick, snare, hi-hat, toms, cymbals (other percussion is not scored).
+SCORED_CLASSES: tuple[str, ...] = ("KD", "SD", "HH", "TT", "CY")
+
+#: Classes of the standard 3-class task, whose mean is the figure most published systems report.
+CORE_CLASSES: tuple[str, ...] = ("KD", "SD", "HH")
+
 #: Coarse class (the MDB Drums "class" labels) of every General MIDI drum note we map.
 GM_TO_CLASS: dict[int, str] = {
     35: "KD", 36: "KD",

@@ -10,7 +10,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.signal
 import torch
 
 from drummernet.constants import (
@@ -104,6 +103,8 @@ def one_pole_lowpass(audio: np.ndarray, cutoff: float, sr: int) -> np.ndarray:
     Returns:
         ``(samples,)`` float32.
     """
+    import scipy.signal  # on first use: a 0.6 s import that transcription never needs
+
     pole = math.exp(-2.0 * math.pi * cutoff / sr)
     return scipy.signal.lfilter([1.0 - pole], [1.0, -pole], audio).astype(np.float32)
 
@@ -175,6 +176,7 @@ def biquad(kind: str, freq: float, gain_db: float, q: float, sr: int) -> np.ndar
     Returns:
         ``(6,)`` second-order section ``[b0, b1, b2, 1, a1, a2]`` for ``scipy.signal.sosfilt``.
     """
+
     a = 10 ** (gain_db / 40)
     w = 2 * math.pi * freq / sr
     cos, alpha = math.cos(w), math.sin(w) / (2 * q)
@@ -221,6 +223,8 @@ def compress(
     Returns:
         ``(samples,)`` float32.
     """
+    import scipy.signal  # on first use: a 0.6 s import that transcription never needs
+
     n = len(audio)
     block = max(1, sr // 1000)
     blocks = -(-n // block)

@@ -8,8 +8,11 @@ Two averages are reported for every class:
 * **micro**: precision, recall and F1 of the true/false positives and false negatives summed over
   all tracks, so false positives on tracks without the class do count.
 
-The headline figure, :attr:`EvaluationResult.mean_f1`, is the mean over the evaluated classes
-(KD/SD/HH by default) of the macro F1. Components, when scored, are reported separately.
+The headline figures are the mean macro F1 over the evaluated classes
+(:attr:`EvaluationResult.mean_f1`) and over the 3-class task KD/SD/HH
+(:attr:`EvaluationResult.core_mean_f1`), the figure published systems report. **Phantom notes**
+(:meth:`EvaluationResult.phantom`) are the notes of a class written on tracks whose reference has
+none of it: what a musician deletes by hand. Components, when scored, are reported separately.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drummernet.audio import atomic_write
+from drummernet.constants import CORE_CLASSES
 from drummernet.evaluation.metrics import OnsetScore, json_float, nanmean
 
 
@@ -89,6 +93,19 @@ class EvaluationResult:
         return nanmean([self.macro(label)["f1"] for label in self.labels])
 
     @property
+    def core_mean_f1(self) -> float:
+        """Mean macro F1 over the evaluated classes of the 3-class task (KD, SD, HH)."""
+        return nanmean([self.macro(label)["f1"] for label in self.labels if label in CORE_CLASSES])
+
+    def phantom(self, label: str) -> int:
+        """Notes of ``label`` on tracks whose reference has none of it, summed over tracks."""
+        return sum(s.n_estimated for s in self._scores(label) if not s.n_reference)
+
+    def phantom_tracks(self, label: str) -> int:
+        """How many scored tracks have no reference onset of ``label``."""
+        return sum(1 for s in self._scores(label) if not s.n_reference)
+
+    @property
     def micro_mean_f1(self) -> float:
         """Mean over the evaluated classes of their micro F1."""
         return nanmean([self.micro(label).f1 for label in self.labels])
@@ -111,6 +128,8 @@ class EvaluationResult:
                         "tracks": macro["tracks"],
                     },
                     "micro": self.micro(label).to_dict(),
+                    "phantom": self.phantom(label),
+                    "phantom_tracks": self.phantom_tracks(label),
                 }
             return summary
 
@@ -119,6 +138,7 @@ class EvaluationResult:
             "labels": list(self.labels),
             "components": list(self.components),
             "mean_f1": json_float(self.mean_f1),
+            "core_mean_f1": json_float(self.core_mean_f1),
             "micro_mean_f1": json_float(self.micro_mean_f1),
             "classes": aggregate(self.labels),
             "component_scores": aggregate(self.components),
@@ -177,8 +197,22 @@ class EvaluationResult:
         micro = [self.micro(label) for label in self.labels]
         cells = [v for s in micro for v in (s.precision, s.recall, s.f1)]
         lines.append(row("micro", cells, self.micro_mean_f1))
+        phantoms = "  ".join(
+            (
+                f"{self.phantom(label)} ({self.phantom_tracks(label)} track"
+                + ("s)" if self.phantom_tracks(label) > 1 else ")")
+                if self.phantom_tracks(label)
+                else "-"
+            ).rjust(17)
+            for label in self.labels
+        )
+        lines.append(f"{'phantom':<{name_width}}  {phantoms}")
+        core = [label for label in self.labels if label in CORE_CLASSES]
+        if core and len(core) < len(self.labels):
+            lines.append(f"mean F over {'/'.join(core)}: {number(self.core_mean_f1)}")
         lines.append(
-            "macro: mean over tracks that have the class; micro: counts summed over all tracks"
+            "macro: mean over tracks that have the class; micro: counts summed over all tracks;\n"
+            "phantom: notes of the class on tracks whose reference has none"
         )
         if self.components:
             n_tracks = sum(1 for t in self.tracks if t.component_scores)

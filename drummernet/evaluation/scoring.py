@@ -3,7 +3,7 @@
 Scoring follows DrummerNet (Choi & Cho, "Deep Unsupervised Drum Transcription", ISMIR 2019) and
 most drum-transcription work: an onset F-measure per class with a +-50 ms tolerance
 (:func:`~drummernet.evaluation.metrics.score_onsets`) on the 3-class task kick (KD), snare (SD)
-and hi-hat (HH). When the dataset annotates the 11 DrummerNet components (open/closed/pedal
+and hi-hat (HH), here with toms (TT) and cymbals (CY) as well. When the dataset annotates the 11 DrummerNet components (open/closed/pedal
 hi-hat, three toms, ride, crash, tambourine) and the system predicts them, those are scored the
 same way and reported separately (:class:`~drummernet.evaluation.report.EvaluationResult`).
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from drummernet.audio import load_audio
-from drummernet.constants import COMPONENTS, DEFAULT_ONSET_WINDOW, EVAL_CLASSES
+from drummernet.constants import COMPONENTS, DEFAULT_ONSET_WINDOW, SCORED_CLASSES
 from drummernet.evaluation.datasets import Track
 from drummernet.evaluation.metrics import (
     FINE_COMPONENTS,
@@ -31,8 +31,8 @@ from drummernet.evaluation.metrics import (
 )
 from drummernet.evaluation.report import EvaluationResult, TrackResult
 
-#: Classes scored by default: the standard 3-class task.
-DEFAULT_LABELS: tuple[str, ...] = tuple(EVAL_CLASSES)
+#: Classes scored by default: kick, snare, hi-hat, toms and cymbals.
+DEFAULT_LABELS: tuple[str, ...] = SCORED_CLASSES
 
 #: A transcription system to evaluate: ``system(track) -> {label: onset times in seconds}``.
 System = Callable[[Track], Mapping[str, np.ndarray]]
@@ -70,7 +70,7 @@ def evaluate(
             function into a system.
         tracks: the dataset, e.g. from :func:`~drummernet.evaluation.datasets.read_dataset`.
         window: onset tolerance in seconds.
-        labels: classes to score (default KD, SD, HH).
+        labels: classes to score (default KD, SD, HH, TT, CY).
         progress: show a progress bar over tracks (on stderr).
 
     Returns:

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy.fft import next_fast_len
-from scipy.signal import butter, fftconvolve, sosfilt
 from torch import nn
 
 from drummernet.audio import resample
@@ -112,6 +110,8 @@ class Synthesizer(nn.Module):
         if shot_length is not None and shot_length > 0:
             # A fade over the last quarter (the ramp's first point, 1, is the sample before it).
             shots = _cut(shots, shot_length, fade=max(1, shot_length // 4) + 1)
+        from scipy.fft import next_fast_len  # on first use: analysis alone never convolves
+
         size = next_fast_len(samples + shots.shape[-1] - 1, real=True)
         spectrum = torch.fft.rfft(impulses, size) * torch.fft.rfft(shots.to(impulses.dtype), size)
         return torch.fft.irfft(spectrum.sum(dim=1), size)[..., :samples]
@@ -184,6 +184,8 @@ def _add_derived_voices(kit: DrumKit, codes: Sequence[str]) -> DrumKit:
     :func:`room_response` (the room alone: an impulse on the dry voice and one on the room voice
     make any mix); bright voices, its main one-shots through a causal 4th-order Butterworth
     high-pass at :data:`~drummernet.constants.BRIGHT_CUTOFF_HZ` (the attack stays at sample 0)."""
+    from scipy.signal import butter, fftconvolve, sosfilt  # on first use: a 0.6 s import
+
     parents = {**ROOM_VOICES, **BRIGHT_VOICES}
     wanted = [c for c in codes if c in parents and parents[c] in kit.samples]
     if not wanted:

@@ -1,4 +1,5 @@
-"""Evaluate the checkpoints of a training run on a labelled dataset (prints one line per step).
+"""Evaluate the checkpoints of a training run on a labelled dataset: one line per checkpoint
+with the F1 of the five classes, their means and the phantom notes per class.
 
     python experiments/eval_checkpoints.py runs/base1 --dataset ../shared/data/mdb_dev [--last 3]
 
@@ -33,8 +34,19 @@ def main() -> None:
     for path in paths[-args.last :]:
         model = model_from_checkpoint(path)
         result = evaluate(transcription_system(model), tracks, progress=False)
-        scores = {c: round(result.macro(c)["f1"], 3) for c in ("KD", "SD", "HH")}
-        print(json.dumps({"checkpoint": path.name, **scores, "mean": round(result.mean_f1, 3)}))
+        scores = {c: round(result.macro(c)["f1"], 3) for c in result.labels}
+        phantom = {f"phantom_{c}": result.phantom(c) for c in result.labels}
+        print(
+            json.dumps(
+                {
+                    "checkpoint": path.name,
+                    **scores,
+                    "KD/SD/HH": round(result.core_mean_f1, 3),
+                    "mean": round(result.mean_f1, 3),
+                    **phantom,
+                }
+            )
+        )
         if args.table:
             print(result.table())
 

@@ -10,6 +10,7 @@ import torch
 from conftest import SR, TINY_COMPONENTS, synthetic_kit, tiny_config
 
 from drummernet.model.analyzer import AnalyzerConfig, sparse_normalize, upsample_impulses
+from drummernet.model.kits import DrumKit
 from drummernet.model.network import DrummerNet, ModelConfig, ModelLoadError
 from drummernet.model.synthesizer import Synthesizer
 from drummernet.training.losses import LossConfig, SpectralLoss
@@ -317,3 +318,21 @@ def test_gate_bias_starts_every_component_quiet():
     with torch.no_grad():
         ratio = quiet.analyze(audio).sum() / loud.analyze(audio).sum()
     assert 0.01 < ratio < 0.1  # sigmoid(-4) / sigmoid(0) is about 0.036, weights aside
+
+
+def test_class_shot_seconds_cuts_only_the_named_classes():
+    from drummernet.model.synthesizer import load_kit_tensor
+
+    kit = DrumKit(
+        "long", SR, {c: np.full(SR, 0.5, dtype=np.float32) for c in ("KD", "CY_CRC", "CY_RDC")}
+    )
+    components = ("KD", "CY_CRC", "CY_RDC")
+    full = load_kit_tensor(kit, components, SR, 1.0)
+    cut = load_kit_tensor(kit, components, SR, 1.0, class_seconds={"CY": 0.25, "CY_RDC": 0.5})
+    assert torch.equal(cut[0, 0], full[0, 0])  # the kick is untouched
+    assert cut.shape == full.shape
+    assert torch.count_nonzero(cut[0, 1]) < 0.25 * SR <= torch.count_nonzero(cut[0, 1]) + 2
+    assert torch.count_nonzero(cut[0, 2]) < 0.5 * SR  # a code's own entry beats its class's
+    assert torch.all(cut[0, 1, int(0.25 * SR) :] == 0)
+    with pytest.raises(ValueError, match="class_shot_seconds"):
+        ModelConfig(class_shot_seconds={"CY": 2.0})

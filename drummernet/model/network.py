@@ -49,6 +49,11 @@ class ModelConfig:
         kits: built-in kit names (or folders) loaded into the synthesizer; several make a pool
             from which training draws a random kit per component.
         one_shot_seconds: one-shots are cut to this length.
+        class_shot_seconds: shorter lengths for some components, by component code or class
+            (``{"CY": 0.25}`` cuts every cymbal voice to 0.25 s); a code's entry beats its
+            class's. A one-shot shorter than the recording's drum only undershoots its tail,
+            which the analyzer can fill by firing again; a longer one overshoots it, which no
+            activation can take back.
         kit_norm: how one-shots are scaled in the synthesizer: ``"peak"`` (unit peak) or
             ``"energy"`` (equal energy, see :data:`~drummernet.synthesizer.KIT_NORMS`).
     """
@@ -56,6 +61,7 @@ class ModelConfig:
     analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
     kits: tuple[str, ...] = DEFAULT_SYNTH_KITS
     one_shot_seconds: float = 1.0
+    class_shot_seconds: dict[str, float] = field(default_factory=dict)
     kit_norm: str = "peak"
 
     def __post_init__(self) -> None:
@@ -65,6 +71,10 @@ class ModelConfig:
         if not kits:
             raise ValueError("a model needs at least one kit")
         object.__setattr__(self, "kits", kits)
+        lengths = {str(k): float(v) for k, v in dict(self.class_shot_seconds).items()}
+        if any(not 0 < v <= self.one_shot_seconds for v in lengths.values()):
+            raise ValueError(f"class_shot_seconds must be in (0, one_shot_seconds], got {lengths}")
+        object.__setattr__(self, "class_shot_seconds", lengths)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -106,6 +116,7 @@ class DrummerNet(nn.Module):
                 acfg.sample_rate,
                 config.one_shot_seconds,
                 norm=config.kit_norm,
+                class_seconds=config.class_shot_seconds,
             )
         )
 

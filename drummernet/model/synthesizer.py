@@ -18,14 +18,21 @@ a timbre class rather than one sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from drummernet.audio import resample
-from drummernet.constants import BRIGHT_CUTOFF_HZ, BRIGHT_VOICES, ROOM_VOICES, VOICES
+from drummernet.constants import (
+    BRIGHT_CUTOFF_HZ,
+    BRIGHT_VOICES,
+    ROOM_VOICES,
+    VOICES,
+    component_class,
+    voice_component,
+)
 from drummernet.dsp import room_impulse_response
 from drummernet.model.kits import DrumKit, load_with_voices
 
@@ -144,11 +151,13 @@ def load_kit_tensor(
     sr: int,
     max_seconds: float = 1.0,
     norm: str = "peak",
+    class_seconds: Mapping[str, float] | None = None,
 ) -> torch.Tensor:
     """Stack kits into ``(n_kits, n_components, length)``, zero-padded to the longest one-shot.
 
     ``kits`` may also be such a tensor already (returned as is). Built or loaded kits are cut
-    to ``max_seconds`` and scaled per ``norm`` (:data:`KIT_NORMS`).
+    to ``max_seconds`` (or a component's own length in ``class_seconds``, by code or by class,
+    e.g. ``{"CY": 0.25}``) and scaled per ``norm`` (:data:`KIT_NORMS`).
     """
     if isinstance(kits, torch.Tensor):
         return kits if kits.dim() == 3 else kits.unsqueeze(0)
@@ -163,10 +172,9 @@ def load_kit_tensor(
         for k in loaded
     ]
     loaded = [_add_derived_voices(k, components) for k in _fill_voices(loaded, components)]
-    max_len = int(max_seconds * sr)
+    lengths = [_shot_seconds(code, max_seconds, class_seconds or {}) for code in components]
     tensors = [
-        normalize_shots(_cut(k.to_tensor(components), max_len, fade=int(0.02 * sr)), sr, norm)
-        for k in loaded
+        normalize_shots(_cut_each(k.to_tensor(components), lengths, sr), sr, norm) for k in loaded
     ]
     length = max(t.shape[-1] for t in tensors)
     return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors])
@@ -221,6 +229,22 @@ def _fill_voices(kits: list[DrumKit], codes: Sequence[str]) -> list[DrumKit]:
                 samples[code] = samples[parent]
         out.append(DrumKit(kit.name, kit.sr, samples))
     return out
+
+
+def _shot_seconds(code: str, default: float, class_seconds: Mapping[str, float]) -> float:
+    """One-shot length of a component or voice: its code's entry, its class's, or ``default``."""
+    if code in class_seconds:
+        return class_seconds[code]
+    return class_seconds.get(component_class(voice_component(code)), default)
+
+
+def _cut_each(shots: torch.Tensor, seconds: Sequence[float], sr: int) -> torch.Tensor:
+    """Cut each row of ``shots: (n_components, samples)`` to its own length, with a 20 ms fade."""
+    longest = _cut(shots, int(max(seconds) * sr), fade=int(0.02 * sr))
+    rows = [
+        _cut(row, int(s * sr), fade=int(0.02 * sr)) for row, s in zip(longest, seconds, strict=True)
+    ]
+    return torch.stack([torch.nn.functional.pad(r, (0, longest.shape[-1] - len(r))) for r in rows])
 
 
 def _cut(shots: torch.Tensor, length: int, fade: int) -> torch.Tensor:

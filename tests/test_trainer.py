@@ -495,3 +495,19 @@ def test_clean_target_trains_towards_the_dry_mix(tmp_path, drum_audio_dir, monke
     torch.testing.assert_close(seen[0], expected)
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any("val_loss" in x for x in lines)
+
+
+def test_usage_loss_pays_only_the_shortfall_of_each_components_peak():
+    from drummernet.training.losses import usage_loss
+
+    act = torch.zeros(2, 3, 10, requires_grad=True)
+    with torch.no_grad():
+        act[0, 0, 4] = 0.5  # above the floor: no cost
+        act[1, 1, 2] = 0.02  # short by 0.03
+    loss = usage_loss(act, 0.05)  # component 2 silent: short by 0.05
+    assert loss.item() == pytest.approx((0.0 + 0.03 + 0.05) / 3)
+    loss.backward()
+    grad = act.grad
+    assert grad[0, 0].abs().sum() == 0  # a component above the floor gets no push
+    assert grad[1, 1, 2] < 0 and grad[1, 1].abs().sum() == grad[1, 1, 2].abs()  # its peak alone
+    assert grad[:, 2].abs().sum() > 0  # a silent component still has a gradient

@@ -50,6 +50,12 @@ class LossConfig:
         onset_weight: weight of the onset emphasis (0 turns it off): frames where the target's
             band energy rises are weighted ``1 + onset_weight * flux``.
         sparsity: weight of the L1 penalty on the activations (applied by the model).
+        usage_floor: a usage prior (0: off): every component's largest activation over a batch
+            should reach this level, or :func:`usage_loss` pays the shortfall. It asks each
+            drum for one firing somewhere in the batch, where the reconstruction finds it
+            least costly; no label says where. A component that stops firing keeps a
+            gradient, so it can come back.
+        usage_weight: weight of that usage prior.
         eps: floor of the magnitude inside the log.
         onset_supervision: weight of :func:`onset_loss` against the synthetic stems' own labels
             (0: off, the unsupervised method). A reference point only, the supervised upper
@@ -63,6 +69,8 @@ class LossConfig:
     bins_per_octave: int = 12
     onset_weight: float = 1.0
     sparsity: float = 0.0
+    usage_floor: float = 0.0
+    usage_weight: float = 1.0
     eps: float = 1e-3
     onset_supervision: float = 0.0
 
@@ -201,3 +209,17 @@ def onset_loss(
     positive_term = (targets * miss).sum() / targets.sum().clamp_min(1.0)
     negative_term = (negative * false_alarm).sum() / negative.sum().clamp_min(1.0)
     return positive_term + negative_term
+
+
+def usage_loss(activations: torch.Tensor, floor: float) -> torch.Tensor:
+    """The usage prior: the mean shortfall of each component's peak activation below ``floor``.
+
+    Args:
+        activations: ``(batch, n_components, frames)``.
+        floor: the level every component's largest activation over the batch should reach.
+
+    Returns:
+        a scalar, ``mean_c relu(floor - max_{b,t} activations[b, c, t])``; its gradient reaches
+        only each short component's strongest frame.
+    """
+    return torch.relu(floor - activations.amax(dim=(0, 2))).mean()

@@ -32,9 +32,10 @@ import torch
 from torch import nn
 
 from drummernet.audio import atomic_write
+from drummernet.errors import ModelLoadError
 from drummernet.model.analyzer import Analyzer
 from drummernet.model.network import DrummerNet
-from drummernet.training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from drummernet.training.checkpoints import checkpoint_paths, load_checkpoint, save_checkpoint
 from drummernet.training.config import TrainConfig, resume_config, run_config_path
 from drummernet.training.datasets import (
     IndexSampler,
@@ -42,7 +43,7 @@ from drummernet.training.datasets import (
     input_and_target,
     validation_set,
 )
-from drummernet.training.losses import SpectralLoss, onset_loss
+from drummernet.training.losses import SpectralLoss, onset_loss, usage_loss
 from drummernet.training.monitor import MetricsLog, Throughput
 from drummernet.training.runtime import (
     Dist,
@@ -50,6 +51,7 @@ from drummernet.training.runtime import (
     default_device,
     init_distributed,
     leave_signals_to_the_trainer,
+    loader_batches,
 )
 from drummernet.training.schedules import alpha_at, lr_lambda, shot_length_at
 from drummernet.training.teacher import NMFTeacher
@@ -159,25 +161,42 @@ def _run_config(run_dir: Path, config: TrainConfig | None, resume: bool, dist: D
 
 
 def _model_and_optimizer(
-    config: TrainConfig, device: torch.device, checkpoint: Path | None
-) -> tuple[DrummerNet, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, int]:
-    """The model, its optimizer and scheduler, from ``checkpoint`` when given, and the step to
-    start at."""
+    config: TrainConfig, device: torch.device, checkpoints: Sequence[Path]
+) -> tuple[DrummerNet, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, int, Path | None]:
+    """The model, its optimizer and scheduler, from the newest readable of ``checkpoints``
+    (oldest first) when there are any; the step to start at and the checkpoint used.
+
+    Raises:
+        ModelLoadError: there are checkpoints, but none can be read.
+    """
     torch.manual_seed(config.seed)
     model = DrummerNet(config.model).to(device)
-    if config.init_from and checkpoint is None:
+    if config.init_from and not checkpoints:
         model.analyzer.load_state_dict(DrummerNet.load(config.init_from).analyzer.state_dict())
     optimizer = torch.optim.AdamW(
         model.analyzer.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
-    if checkpoint is None:
-        return model, optimizer, scheduler, 0
-    state = load_checkpoint(checkpoint)
-    model.analyzer.load_state_dict(state["analyzer"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    return model, optimizer, scheduler, int(state["step"])
+    problems = []
+    for checkpoint in reversed(checkpoints):
+        try:
+            state = load_checkpoint(checkpoint)
+            model.analyzer.load_state_dict(state["analyzer"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            step = int(state["step"])
+        except (ModelLoadError, KeyError, RuntimeError, TypeError, ValueError) as error:
+            # A strict load of an older checkpoint replaces whatever this one loaded.
+            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+            problems.append(problem if str(checkpoint) in problem else f"{checkpoint}: {problem}")
+            log.warning("skipping unreadable checkpoint: %s", problems[-1])
+            continue
+        if problems:
+            log.warning("resuming from the older checkpoint %s", checkpoint)
+        return model, optimizer, scheduler, step, checkpoint
+    if problems:
+        raise ModelLoadError(f"no readable checkpoint to resume from; the newest: {problems[0]}")
+    return model, optimizer, scheduler, 0, None
 
 
 def _train_step(run: _Run, batch: Any, step: int) -> _Step:
@@ -204,10 +223,14 @@ def _train_step(run: _Run, batch: Any, step: int) -> _Step:
     loss = run.loss_fn(recon.float(), target_batch)
     teacher = run.teacher if step < config.teacher_steps else None
     terms = {}
-    if config.loss.onset_supervision > 0 or teacher is not None:
+    if config.loss.onset_supervision > 0 or teacher is not None or config.loss.usage_floor > 0:
         terms["reconstruction"] = loss.item()
     if config.loss.sparsity > 0:
         loss = loss + config.loss.sparsity * activations.float().mean()
+    if config.loss.usage_floor > 0:
+        usage = usage_loss(activations.float(), config.loss.usage_floor)
+        loss = loss + config.loss.usage_weight * usage
+        terms["usage_loss"] = usage.item()
     if config.loss.onset_supervision > 0:
         if targets is None:
             raise ValueError("onset supervision needs a dataset of (audio, targets) pairs")
@@ -251,6 +274,13 @@ def _log_step(run: _Run, step: int, result: _Step, speed: float) -> None:
             active_fraction=float((result.activations > 0).float().mean()),
             **result.terms,
         )
+
+
+def _keep_progress(run: _Run, step: int, start: int) -> None:
+    """Save a checkpoint of ``step`` when a step was trained since the last one (on stopping)."""
+    saved = run.saved_at
+    if run.dist.main and step > start and (saved is None or saved.stem != f"step-{step:08d}"):
+        run.save(step)
 
 
 def _validate_and_save(run: _Run, step: int) -> None:
@@ -349,7 +379,7 @@ def _new_run(
         autocast=autocast,
         val_set=val_set,
         validate_on=None if validate_on is None else Path(validate_on),
-        metrics=MetricsLog(run_dir / "metrics.jsonl", enabled=dist.main),
+        metrics=MetricsLog(run_dir / "metrics.jsonl", enabled=dist.main, start=start),
         kit_gen=torch.Generator(),
     )
 
@@ -409,9 +439,11 @@ def train(
     run_dir = Path(out_dir)
     device = torch.device(device) if device is not None else default_device()
     dist = init_distributed(device)
-    checkpoint = latest_checkpoint(run_dir) if resume else None
     config = _run_config(run_dir, config, resume, dist)
-    model, optimizer, scheduler, start = _model_and_optimizer(config, device, checkpoint)
+    checkpoints = checkpoint_paths(run_dir) if resume else []
+    model, optimizer, scheduler, start, checkpoint = _model_and_optimizer(
+        config, device, checkpoints
+    )
     if checkpoint is not None and dist.main:
         log.info("resumed from %s at step %d", checkpoint, start)
     elif resume and dist.main:
@@ -434,23 +466,32 @@ def train(
     step = start
     window = Throughput()
     model.train()
-    with StopRequested() as stop:
-        for batch in loader:
-            result = _train_step(run, batch, step)
-            step += 1
-            _revive(run, step, result)
-            speed = window.add(result.audio_seconds)
-            bar.update(1)
-            bar.set_postfix(loss=f"{result.loss.item():.4f}", audio_s_per_s=f"{speed:.1f}")
-            _log_step(run, step, result, speed)
-            _validate_and_save(run, step)
-            if stop.signal is not None:
-                saved = run.saved_at
-                if dist.main and (saved is None or not saved.stem.endswith(f"{step:08d}")):
-                    run.save(step)
-                bar.close()
-                run.metrics.close()
-                raise TrainingInterrupted(stop.signal, run.saved_at)
-    bar.close()
-    run.metrics.close()
+    try:
+        with StopRequested() as stop, loader_batches(loader) as batches:
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except Exception:
+                    # The data failed, not a step: the model is exactly at `step`; keep it.
+                    try:
+                        _keep_progress(run, step, start)
+                    except Exception as failure:
+                        log.warning("could not save a checkpoint of step %d (%s)", step, failure)
+                    raise
+                result = _train_step(run, batch, step)
+                step += 1
+                _revive(run, step, result)
+                speed = window.add(result.audio_seconds)
+                bar.update(1)
+                bar.set_postfix(loss=f"{result.loss.item():.4f}", audio_s_per_s=f"{speed:.1f}")
+                _log_step(run, step, result, speed)
+                _validate_and_save(run, step)
+                if stop.signal is not None:
+                    _keep_progress(run, step, start)
+                    raise TrainingInterrupted(stop.signal, run.saved_at)
+    finally:
+        bar.close()
+        run.metrics.close()
     return _export(run, step)

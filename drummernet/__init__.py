@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time __getattr__ i
     from drummernet.model.analyzer import AnalyzerConfig
     from drummernet.model.kits import DrumKit, list_kits
     from drummernet.model.network import DrummerNet, ModelConfig
+    from drummernet.samples.classify import classify_samples
     from drummernet.training.config import TrainConfig
     from drummernet.training.losses import LossConfig
     from drummernet.training.trainer import train
@@ -43,6 +44,7 @@ _EXPORTS = {
     "AnalyzerConfig": "model.analyzer",
     "DrumKit": "model.kits",
     "list_kits": "model.kits",
+    "classify_samples": "samples.classify",
     "LossConfig": "training.losses",
     "train": "training.trainer",
     "TrainConfig": "training.config",
@@ -70,6 +72,7 @@ __all__ = [
     "NoteEvent",
     "TrainConfig",
     "Transcription",
+    "classify_samples",
     "evaluate",
     "list_kits",
     "load_audio",

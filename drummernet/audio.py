@@ -5,14 +5,18 @@ way everywhere: with an :class:`AudioError` whose message is one line naming the
 problem. :func:`load_input` is the one way from "a file or an array" to validated mono float32 at
 a rate (what transcription takes); :func:`load_audio` reads a short file whole, :func:`read_audio`
 streams a long one. Multichannel arrays are ``(channels, samples)`` (see :func:`to_mono`).
+
+Every file drummernet writes goes through :func:`atomic_write`: complete or absent, never partial,
+and created exclusively unless replacing was asked for.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 
-from drummernet.constants import MIN_AUDIO_SECONDS, SAMPLE_RATE
-from drummernet.errors import AudioError
+from drummernet.constants import MAX_SAMPLE_RATE, MIN_AUDIO_SECONDS, MIN_SAMPLE_RATE, SAMPLE_RATE
+from drummernet.errors import AudioError, OutputError, OutputExistsError
 
 if TYPE_CHECKING:
     import torch
@@ -70,19 +74,47 @@ def to_mono(audio: np.ndarray | torch.Tensor) -> np.ndarray:
         ``(samples,)`` float32, a new array that the caller may modify in place.
 
     Raises:
-        ValueError: ``audio`` has another number of dimensions.
+        AudioError: ``audio`` has another number of dimensions, or does not hold numbers.
     """
     if not isinstance(audio, np.ndarray):
         import torch  # not at the top: reading files must not cost torch's import
 
         if isinstance(audio, torch.Tensor):
             audio = audio.detach().cpu().numpy()
-    audio = np.asarray(audio, dtype=np.float32)
+    try:
+        audio = np.asarray(audio, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise AudioError(f"audio must be an array of numbers ({_first_line(error)})") from None
     if audio.ndim == 2:
         audio = audio.mean(axis=0)
     elif audio.ndim != 1:
-        raise ValueError(f"audio must be (samples,) or (channels, samples), got {audio.shape}")
+        raise AudioError(f"audio must be (samples,) or (channels, samples), got {audio.shape}")
     return np.array(audio, dtype=np.float32, copy=True)
+
+
+def check_sample_rate(sr: object, name: str = "audio") -> int:
+    """``sr`` as an int, when it is a whole number of Hz from
+    :data:`~drummernet.constants.MIN_SAMPLE_RATE` to :data:`~drummernet.constants.MAX_SAMPLE_RATE`.
+
+    Args:
+        sr: the rate to check.
+        name: what the rate belongs to (a file name), for the message.
+
+    Raises:
+        AudioError: ``sr`` is not a whole number, or outside the range.
+    """
+    if isinstance(sr, (int, np.integer)) and not isinstance(sr, bool):
+        rate = int(sr)
+    elif isinstance(sr, (float, np.floating)) and float(sr).is_integer():
+        rate = int(sr)
+    else:
+        raise AudioError(f"{name}: sample rate must be a whole number of Hz, not {sr!r}")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{name}: sample rate {rate} Hz is outside the supported range "
+            f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+        )
+    return rate
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -140,34 +172,138 @@ def find_audio_files(
     return found
 
 
-def atomic_write(path: str | os.PathLike, write, suffix: str | None = None) -> Path:
-    """Write a file atomically: ``write(tmp_path)`` fills a temporary file that is then renamed.
+def _create_hidden(folder: Path, name: str, suffix: str) -> str:
+    """Create an empty hidden file ``folder/.name.XXXXXXXX<suffix>`` (mode 0600); its path.
 
-    A crash or an exception in ``write`` never leaves a partial file at ``path``.
+    The name is chosen before the file exists, so a caller that holds it can always clean up,
+    whenever an exception (a signal turned into one) interrupts it.
+    """
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _link_exclusively(tmp: str, path: Path) -> None:
+    """Give the finished file ``tmp`` the name ``path``, failing if ``path`` exists.
+
+    A hard link is created exclusively, so two processes racing for one name cannot both win;
+    ``tmp`` is then removed. Where the file system has no hard links, the name is reserved with
+    ``O_EXCL`` and the file moved over the reservation.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        no_links = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK)
+        if error.errno not in no_links:
+            raise
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return
+    os.unlink(tmp)
+
+
+def atomic_write(
+    path: str | os.PathLike,
+    write: Callable[..., object],
+    suffix: str | None = None,
+    *,
+    overwrite: bool = True,
+) -> Path:
+    """Write a file atomically: ``write(tmp_path)`` fills a hidden file beside ``path``, which
+    then takes its name in one step.
+
+    ``path`` is never partial: an exception in ``write`` or a signal the process turns into one
+    (the CLI does so for SIGTERM and SIGINT) removes the hidden file, and ``path`` keeps its old
+    content or stays absent. Only a SIGKILL can leave the hidden file behind, never ``path``.
+
+    Args:
+        path: the file to write; its folder is created if missing.
+        write: fills the file at the path it is given.
+        suffix: the hidden file's extension, for writers that go by it (default ``path``'s).
+        overwrite: replace an existing ``path``. Without it the file is created exclusively:
+            whichever of two processes racing for ``path`` comes second gets the error.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is false.
+        OutputError: the folder cannot be created or written, or the disk is full.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix
-    )
-    os.close(fd)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_hidden(path.parent, path.name, suffix or path.suffix)
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        os.chmod(tmp, 0o666 & ~_umask())  # give the permissions an ordinary new file gets
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_exclusively(tmp, path)
+    except BaseException as error:
+        if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
+        if isinstance(error, FileExistsError) and not overwrite and path.exists():
+            raise OutputExistsError(f"{path} exists") from None
+        if isinstance(error, (FileExistsError, NotADirectoryError)) and not path.parent.is_dir():
+            raise OutputError(
+                f"{path}: cannot write (a file is in the way of its folder)"
+            ) from None
+        if isinstance(error, OSError) and not isinstance(error, OutputError):
+            raise OutputError(f"{path}: cannot write ({error.strerror or error})") from error
         raise
     return path
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Path:
-    """Write ``audio: (samples,)`` to a wav/flac file atomically."""
+def check_writable(folder: str | os.PathLike) -> None:
+    """Check that files can be created in ``folder``, or in the folder that would hold it.
+
+    Raises:
+        OutputError: the folder is a file, or no file can be created in it (read-only, no
+            permission, disk full).
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{existing}: output folder is a file")
+    try:
+        os.unlink(_create_hidden(existing, "drummernet-write-test", ""))
+    except OSError as error:
+        raise OutputError(
+            f"{existing}: output folder is not writable ({error.strerror or error})"
+        ) from None
+
+
+def write_audio(
+    path: str | os.PathLike, audio: np.ndarray, sr: int, *, overwrite: bool = True
+) -> Path:
+    """Write ``audio: (samples,)`` to a wav/flac file atomically (see :func:`atomic_write`)."""
     fmt = Path(path).suffix.lstrip(".").upper() or "WAV"
-    return atomic_write(path, lambda tmp: sf.write(tmp, np.asarray(audio), sr, format=fmt))
+    return atomic_write(
+        path, lambda tmp: sf.write(tmp, np.asarray(audio), sr, format=fmt), overwrite=overwrite
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,6 +311,11 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Path:
 
 #: Frames read from a file per block by :func:`stream_audio` (about 6 s at 44.1 kHz).
 STREAM_BLOCK_FRAMES = 1 << 18
+
+#: The most frames a header may claim per byte of its file before :func:`read_audio` stops
+#: trusting it to size its buffer: PCM holds under one frame per byte, and FLAC or Ogg about
+#: that much; only long digital silence compresses further.
+MAX_FRAMES_PER_BYTE = 64
 
 #: A placeholder chunk size written by streaming encoders that never patched their header; such a
 #: size (or more) is "unknown", not "truncated".
@@ -232,7 +373,9 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
 
     Raises:
         AudioError: the file is missing, a directory, empty, not audio, truncated (a WAV/AIFF
-            whose header declares more audio than the file holds) or holds no samples.
+            whose header declares more audio than the file holds), holds no samples, or claims
+            a sample rate outside :data:`~drummernet.constants.MIN_SAMPLE_RATE` to
+            :data:`~drummernet.constants.MAX_SAMPLE_RATE`.
     """
     path = Path(path)
     if not path.exists():
@@ -254,7 +397,10 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         )
     if info.frames <= 0:
         raise AudioError(f"{path}: contains no audio samples")
-    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+    if info.channels <= 0:
+        raise AudioError(f"{path}: not a readable audio file (no channels)")
+    rate = check_sample_rate(info.samplerate, str(path))
+    return AudioInfo(path, rate, int(info.channels), int(info.frames))
 
 
 def stream_audio(
@@ -281,6 +427,9 @@ def stream_audio(
     """
     info = audio_info(path)
     path = info.path
+    # Blocks of many channels are cut shorter, so a block stays the size of a stereo one.
+    if info.channels > 2:
+        block_frames = max(1, block_frames * 2 // info.channels)
     resampler = None
     if sr is not None and sr != info.sample_rate:
         import soxr  # installed with librosa; imported here so that reading at the file rate skips it
@@ -322,6 +471,9 @@ def read_audio(path: str | os.PathLike, sr: int) -> tuple[np.ndarray, int]:
 
     Blocks are decoded, mixed to mono and resampled one at a time (:func:`stream_audio`) into one
     preallocated buffer, so the peak memory is the mono result, not the file's decoded channels.
+    The buffer is sized from the header only as far as the file's size makes the header
+    plausible (:data:`MAX_FRAMES_PER_BYTE`); beyond that it grows as the audio arrives, so a
+    header claiming hours in a small file costs nothing.
 
     Args:
         path: a wav, flac, ogg, mp3 or aiff file, any sample rate and channel count.
@@ -334,7 +486,8 @@ def read_audio(path: str | os.PathLike, sr: int) -> tuple[np.ndarray, int]:
         AudioError: see :func:`stream_audio`.
     """
     info = audio_info(path)
-    buffer = np.empty(int(math.ceil(info.frames * sr / info.sample_rate)) + 64, dtype=np.float32)
+    plausible = min(info.frames, info.path.stat().st_size * MAX_FRAMES_PER_BYTE)
+    buffer = np.empty(int(math.ceil(plausible * sr / info.sample_rate)) + 64, dtype=np.float32)
     filled = 0
     for block in stream_audio(path, sr):
         if filled + len(block) > len(buffer):  # mp3 headers only estimate the length
@@ -369,17 +522,23 @@ def load_input(
 
     Raises:
         AudioError: an unreadable, empty, truncated or corrupt file (see :func:`stream_audio`),
-            an empty array, NaN or infinite samples, or audio shorter than
-            :data:`~drummernet.constants.MIN_AUDIO_SECONDS`.
-        ValueError: an array without ``sr``, or with other than 1 or 2 dimensions.
+            something that is neither a path nor an array, an array without ``sr`` or with
+            other than 1 or 2 dimensions, a sample rate out of range
+            (:func:`check_sample_rate`), an empty array, NaN or infinite samples, or audio
+            shorter than :data:`~drummernet.constants.MIN_AUDIO_SECONDS`.
     """
     if isinstance(audio, (str, os.PathLike)):
         name = str(audio)
         samples, source_sr = read_audio(audio, target_sr)
     else:
+        if not (isinstance(audio, (list, tuple)) or hasattr(audio, "__array__")):
+            raise AudioError(
+                f"audio must be a file path or an array of samples, not {type(audio).__name__}"
+            )
         if sr is None:
-            raise ValueError("sr is required when audio is an array")
-        name, source_sr = "audio", int(sr)
+            raise AudioError("sr is required when audio is an array")
+        name = "audio"
+        source_sr = check_sample_rate(sr, name)
         samples = to_mono(audio)
         if samples.size == 0:
             raise AudioError(f"{name}: contains no audio samples")

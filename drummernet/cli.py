@@ -10,18 +10,21 @@ Every expected failure (bad input, bad model, missing data) ends with a one-line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from drummernet import __version__
 from drummernet.constants import DEFAULT_ONSET_WINDOW
-from drummernet.errors import DrummerNetError
+from drummernet.errors import DrummerNetError, OutputExistsError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
 
 
 class CliError(DrummerNetError):
@@ -115,13 +118,14 @@ def _add_transcribe(sub) -> None:
             "examples:\n"
             "  drummernet transcribe loop.wav                  # writes ./loop.mid\n"
             "  drummernet transcribe takes/ -o midi --format mid,csv\n"
-            "  drummernet transcribe beat.mp3 --format wav --kit fluidr3_tr808   # drum replacement"
+            "  drummernet transcribe beat.mp3 --format wav --kit fluidr3_tr808   # drum replacement\n"
+            "  drummernet transcribe song.wav --format musicxml,pdf --quantize     # a drum chart"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT",
-        help="audio files (wav, flac, ogg, mp3, aiff; any rate and channel count) or folders "
+        help="audio files (wav, flac, ogg, mp3, aiff; 4-384 kHz, any channel count) or folders "
         "(searched recursively)",
     )  # fmt: skip
     p.add_argument(
@@ -131,7 +135,13 @@ def _add_transcribe(sub) -> None:
     p.add_argument(
         "-f", "--format", default=",".join(DEFAULT_FORMATS), metavar="LIST",
         help=f"comma-separated outputs among {','.join(OUTPUT_FORMATS)} (default: %(default)s): "
-        "MIDI, JSON and CSV note lists, and the notes resynthesised with --kit",
+        "MIDI (tempo-mapped to the tracked beats), JSON and CSV note lists, the notes "
+        "resynthesised with --kit, and a drum chart as MusicXML, SVG or PDF",
+    )  # fmt: skip
+    p.add_argument(
+        "--quantize", action="store_true",
+        help="move every note to its slot of the beat grid (16ths, triplets, swing) in the "
+        "MIDI, JSON, CSV and WAV outputs; charts are always quantised",
     )  # fmt: skip
     p.add_argument(
         "--model", metavar="PATH",
@@ -160,7 +170,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
-    from drummernet.audio import AUDIO_EXTENSIONS, AudioError, files_in
+    from drummernet.audio import AUDIO_EXTENSIONS, AudioError, check_writable, files_in
     from drummernet.constants import COMPONENT_NAMES, OUTPUT_FORMATS, SAMPLE_RATE
 
     formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]
@@ -177,6 +187,14 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             raise CliError("--plot needs matplotlib: pip install 'drummernet[plot]'") from None
+    chart_modules = {"musicxml": "music21", "svg": "verovio", "pdf": "cairosvg"}
+    for fmt in (f for f in formats if f in chart_modules):
+        try:
+            __import__(chart_modules[fmt])
+        except (ImportError, OSError):  # cairosvg raises OSError without the cairo library
+            raise CliError(
+                f"--format {fmt} needs {chart_modules[fmt]}: pip install 'drummernet[chart]'"
+            ) from None
 
     def error(message: str) -> None:
         tqdm.write(f"drummernet: error: {message}", file=sys.stderr)
@@ -224,8 +242,10 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             raise CliError(f"{existing[0]} exists{more}; use --overwrite to replace")
     if not plans:
         return EXIT_ERROR
+    check_writable(outdir)  # before the model runs, not after
 
     # torch is imported only now, after parsing and validation.
+    from drummernet.notation import quantize, with_beats
     from drummernet.transcription.inference import load_model, transcribe
 
     kit = None
@@ -247,24 +267,27 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = transcribe(file, model=model, **_peak_picking(args))
+                # The MIDI tempo map, the JSON beats, the chart's bars; a missing beat is worth
+                # a warning only where it shows: a chart or quantised notes.
+                charted = args.quantize or bool({"musicxml", "svg", "pdf"} & set(formats))
+                result = with_beats(result, warn=charted)
+                if args.quantize:
+                    result = quantize(result)
         except AudioError as problem:
             error(str(problem))
             failed += 1
             continue
+        except MemoryError:
+            error(f"{file}: out of memory while transcribing it")
+            failed += 1
+            continue
         show_warnings(caught)
-        # Each output is written atomically: an interruption never leaves a partial file.
-        for fmt, out in outputs.items():
-            if fmt == "mid":
-                result.write_midi(out)
-            elif fmt == "json":
-                result.write_json(out)
-            elif fmt == "csv":
-                result.write_csv(out)
-            elif fmt == "wav":
-                result.write_wav(out, kit=kit, sr=SAMPLE_RATE)
-            elif fmt == "png":
-                result.plot(out)
-            logging.getLogger("drummernet").info("wrote %s", out)
+        try:
+            _write_outputs(result, outputs, kit, args.overwrite)
+        except OutputExistsError as clash:  # another process wrote it since the check above
+            error(f"{clash}; use --overwrite to replace")
+            failed += 1
+            continue
         if args.print_notes:
             print(f"{file}: {len(result)} notes")
             for e in result.events:
@@ -278,6 +301,40 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             error(f"{failed} of {total} inputs failed")
         return EXIT_ERROR
     return 0
+
+
+def _write_outputs(result, outputs: dict, kit, overwrite: bool) -> None:
+    """Write one input's outputs, each atomically (complete or absent). Without ``overwrite``
+    each is created exclusively, and when one cannot be written the ones created here are
+    removed again, so that an input's outputs appear together or not at all."""
+    from drummernet.constants import SAMPLE_RATE
+
+    created = []
+    chart = None
+    try:
+        for fmt, out in outputs.items():
+            if fmt == "mid":
+                result.write_midi(out, overwrite=overwrite)
+            elif fmt == "json":
+                result.write_json(out, overwrite=overwrite)
+            elif fmt == "csv":
+                result.write_csv(out, overwrite=overwrite)
+            elif fmt == "wav":
+                result.write_wav(out, kit=kit, sr=SAMPLE_RATE, overwrite=overwrite)
+            elif fmt == "png":
+                result.plot(out, overwrite=overwrite)
+            elif fmt in ("musicxml", "svg", "pdf"):
+                from drummernet.notation import to_chart
+
+                chart = chart or to_chart(result)
+                getattr(chart, f"write_{fmt}")(out, overwrite=overwrite)
+            created.append(out)
+            logging.getLogger("drummernet").info("wrote %s", out)
+    except BaseException:
+        if not overwrite:
+            for out in created:
+                out.unlink(missing_ok=True)
+        raise
 
 
 # -------------------------------------------------------------------------------------- train
@@ -430,6 +487,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError("--window must be positive", EXIT_USAGE)
     if args.json and Path(args.json).exists() and not args.overwrite:
         raise CliError(f"{args.json} exists; use --overwrite to replace")
+    if args.json:
+        from drummernet.audio import check_writable
+
+        check_writable(Path(args.json).parent)  # before the evaluation, not after
     tracks = read_dataset(args.dataset)
     system: System
     if args.baseline:
@@ -445,7 +506,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(system, tracks, window=args.window, progress=not args.no_progress)
     print(result.table())
     if args.json:
-        result.to_json(args.json)
+        result.to_json(args.json, overwrite=args.overwrite)
     return 0
 
 
@@ -465,6 +526,243 @@ def _cmd_kits(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------- samples, kit
+
+
+def _add_samples(sub) -> None:
+    p = sub.add_parser(
+        "samples",
+        help="name drum samples (kick, snare, hihat, tom, cymbal, other) and sort them",
+        description="Name every audio file in a folder of drum samples by its sound, whatever "
+        "its file name. Only the first seconds of each file are read; nothing is moved, renamed "
+        "or deleted.",
+    )
+    samples = p.add_subparsers(dest="samples_command", metavar="COMMAND", required=True)
+    c = samples.add_parser(
+        "classify", help="write a CSV/JSON table of every file's class and component",
+        description="Classify every audio file under DIR (recursively). The CSV's columns are "
+        "file (relative to DIR), class, component, confidence and reason (why a file that is "
+        "not one hit, such as a loop, is 'other'). Without --csv or --json the CSV is printed.",
+    )  # fmt: skip
+    c.add_argument("folder", metavar="DIR", help="folder of samples")
+    c.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    c.add_argument("--json", metavar="FILE", help="write the table (and scores) as JSON")
+    c.add_argument("--overwrite", action="store_true", help="replace existing --csv/--json files")
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    c.set_defaults(handler=_cmd_samples_classify)
+    o = samples.add_parser(
+        "organize", help="build OUT/<class>/... from links to the files (or copies)",
+        description="Classify every audio file under DIR and build OUT/<class>/<its path under "
+        "DIR> as a symbolic link to it (a copy with --copy). DIR is only read; running again "
+        "keeps what is there and adds what is new.",
+    )  # fmt: skip
+    o.add_argument("folder", metavar="DIR", help="folder of samples")
+    o.add_argument("out", metavar="OUT", help="folder to build the tree in")
+    o.add_argument("--copy", action="store_true", help="copy the files instead of linking them")
+    o.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    o.set_defaults(handler=_cmd_samples_organize)
+
+
+def _classify_folder(folder: str, no_progress: bool, exclude: str | None = None):
+    """Every audio file under ``folder`` (but under ``exclude``), classified with a progress
+    bar; an unreadable file is one line on stderr. Returns ``(records, failed)``."""
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from drummernet.audio import files_in
+    from drummernet.samples.classify import iter_classify
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise CliError(f"{root}: no such folder")
+    files = files_in(root)
+    if exclude is not None:
+        skip = Path(exclude).resolve()
+        # by the folder a file lies in: the tree's entries are links back into `folder`
+        files = [f for f in files if not f.parent.resolve().is_relative_to(skip)]
+    if not files:
+        raise CliError(f"{root}: no audio files in this folder")
+    failed = []
+
+    def report(path, error) -> None:
+        tqdm.write(f"drummernet: error: {error}", file=sys.stderr)
+        failed.append(path)
+
+    records = list(
+        tqdm(
+            iter_classify(files, on_error=report), total=len(files), desc="classifying",
+            unit="file", disable=no_progress or None,
+        )
+    )  # fmt: skip
+    if failed:
+        tqdm.write(f"drummernet: {len(failed)} of {len(files)} files could not be read", sys.stderr)
+    return records, len(failed)
+
+
+def _summary(records) -> str:
+    from collections import Counter
+
+    from drummernet.constants import SAMPLE_CLASSES
+
+    counts = Counter(r.sample_class for r in records)
+    return ", ".join(f"{counts[c]} {c}" for c in SAMPLE_CLASSES if counts[c])
+
+
+def _cmd_samples_classify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from drummernet.samples.organize import records_csv, write_csv, write_json
+
+    for out in filter(None, (args.csv, args.json)):
+        if Path(out).exists() and not args.overwrite:
+            raise CliError(f"{out} exists; use --overwrite to replace")
+    records, failed = _classify_folder(args.folder, args.no_progress)
+    root = Path(args.folder)
+    if args.csv:
+        write_csv(args.csv, records, root)
+    if args.json:
+        write_json(args.json, records, root)
+    if not (args.csv or args.json):
+        sys.stdout.write(records_csv(records, root))
+    print(f"{len(records)} files: {_summary(records)}", file=sys.stderr)
+    return EXIT_ERROR if failed else 0
+
+
+def _cmd_samples_organize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from drummernet.samples.organize import organize
+
+    root, out = Path(args.folder).resolve(), Path(args.out).resolve()
+    if out == root or root.is_relative_to(out):
+        raise CliError(f"{args.out}: must not be {args.folder} or a folder above it")
+    records, failed = _classify_folder(args.folder, args.no_progress, exclude=args.out)
+    done = organize(records, args.folder, args.out, copy=args.copy)
+    for path in done.conflicts[:5]:
+        print(f"drummernet: warning: {path} exists and is not {'a copy of' if args.copy else 'a link to'} "
+              "its sample; left alone", file=sys.stderr)  # fmt: skip
+    print(f"{args.out}: {len(done.made)} {'copied' if args.copy else 'linked'}, "
+          f"{len(done.kept)} already there, {len(done.conflicts)} in the way "
+          f"({_summary(records)})")  # fmt: skip
+    return EXIT_ERROR if failed else 0
+
+
+def _add_kit(sub) -> None:
+    from drummernet.constants import DEFAULT_KIT
+
+    p = sub.add_parser("kit", help="build a drum kit from a folder of samples")
+    kit = p.add_subparsers(dest="kit_command", metavar="COMMAND", required=True)
+    b = kit.add_parser(
+        "build", help="pick the best one-shot per component and write a kit folder",
+        description="Classify the samples under DIR, pick the best one-shot for each of the 11 "
+        "components and write them to a kit folder that --kit FOLDER accepts (transcribe "
+        "--format wav, train). Components no sample fills are reported, and taken from --fill.",
+    )  # fmt: skip
+    b.add_argument("folder", metavar="DIR", help="folder of samples")
+    b.add_argument("-o", "--output", required=True, metavar="KIT_DIR", help="kit folder to write")
+    b.add_argument(
+        "--fill", default=DEFAULT_KIT, metavar="NAME",
+        help="built-in kit for the components no sample fills, or 'none' to leave them out "
+        "(such a kit needs every component to be used with --kit) (default: %(default)s)",
+    )  # fmt: skip
+    b.add_argument("--overwrite", action="store_true", help="write into a non-empty KIT_DIR")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    b.set_defaults(handler=_cmd_kit_build)
+
+
+def _cmd_kit_build(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from drummernet.constants import COMPONENT_NAMES
+    from drummernet.samples.kit_builder import build_kit
+
+    failed = []
+
+    def report(path, error) -> None:
+        tqdm.write(f"drummernet: error: {error}", file=sys.stderr)
+        failed.append(path)
+
+    def bar(records):
+        return tqdm(records, desc="classifying", unit="file", disable=args.no_progress or None)
+
+    fill = None if args.fill.lower() == "none" else args.fill
+    built = build_kit(
+        args.folder, args.output, fill=fill, overwrite=args.overwrite, progress=bar,
+        on_error=report,
+    )  # fmt: skip
+    for code, record in built.plan.picks.items():
+        print(f"{code:7s} {COMPONENT_NAMES[code]:14s} {record.file}  ({record.confidence:.2f})")
+    if built.plan.missing:
+        where = f"taken from {built.fill}" if built.filled else "left out"
+        print(f"no sample for {', '.join(built.plan.missing)} ({where})")
+    print(f"kit written to {built.folder}; use it with --kit {built.folder}")
+    return EXIT_ERROR if failed else 0
+
+
+# -------------------------------------------------------------------------------------- serve
+
+
+def _add_serve(sub) -> None:
+    from drummernet.constants import DEFAULT_MAX_UPLOAD_MB, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT
+
+    p = sub.add_parser(
+        "serve",
+        help="a local web page: drop recordings, see and hear the hits, download MIDI",
+        description=(
+            "Serve the drummernet web page on this computer. Recordings dropped on it are "
+            "transcribed here; nothing is sent elsewhere and the page works offline. Needs the "
+            "web extra: pip install 'drummernet[web]'."
+        ),
+    )
+    p.add_argument(
+        "--host", default=DEFAULT_WEB_HOST,
+        help="address to listen on (default: %(default)s, this computer only; 0.0.0.0 lets "
+        "other computers use the page)",
+    )  # fmt: skip
+    p.add_argument("--port", type=int, default=DEFAULT_WEB_PORT, help="port (default: %(default)s)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.add_argument(
+        "--model", action="append", default=[], metavar="PATH",
+        help="a model file or training run folder the page can choose (repeatable; default: the "
+        "shipped model)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
+        help="largest upload accepted (default: %(default)s)",
+    )  # fmt: skip
+    p.set_defaults(handler=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if not 0 <= args.port <= 65535:
+        raise CliError("--port must be in 0..65535", EXIT_USAGE)
+    if not args.max_upload_mb > 0:
+        raise CliError("--max-upload-mb must be positive", EXIT_USAGE)
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CliError(
+            "drummernet serve needs the web extra: pip install 'drummernet[web]'"
+        ) from None
+    from drummernet.transcription.inference import load_model
+    from drummernet.web.server import serve
+
+    models: dict[str, str | Path | None] = {}
+    for path in args.model:
+        load_model(path, load_kit=False)  # a bad model fails here, in one line, not on the page
+        name = Path(path).stem if Path(path).is_file() else Path(path).name
+        models[name if name not in models else str(path)] = path
+    serve(
+        args.host, args.port, models=models or None, max_upload_mb=args.max_upload_mb,
+        open_browser=args.open,
+    )  # fmt: skip
+    return 0
+
+
 # --------------------------------------------------------------------------------------- main
 
 
@@ -477,9 +775,40 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_transcribe, _add_train, _add_evaluate, _add_kits):
+    for add in (
+        _add_transcribe, _add_train, _add_evaluate, _add_kits, _add_samples, _add_kit, _add_serve,
+    ):  # fmt: skip
         add(sub)
     return parser
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is (like Ctrl-C's KeyboardInterrupt), so that a file
+    being written is cleaned up on the way out."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while a command runs, where nothing else (an
+    application calling :func:`main`) has claimed the signal; the trainer claims it again for
+    its steps, to save a checkpoint."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is not signal.SIG_DFL:
+            yield
+            return
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not in the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -490,16 +819,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="drummernet: %(levelname)s: %(message)s",
     )
     try:
-        return args.handler(args)
+        with _sigterm_raises():
+            return args.handler(args)
     except KeyboardInterrupt:
         print("drummernet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _Terminated:
+        print("drummernet: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as error:
         if os.environ.get("DRUMMERNET_DEBUG"):
             raise
         code = getattr(error, "code", EXIT_ERROR) if isinstance(error, CliError) else EXIT_ERROR
         if not isinstance(error, (DrummerNetError, FileNotFoundError, PermissionError)):
             message = f"unexpected {type(error).__name__}: {error}"
+        elif isinstance(error, OutputExistsError):
+            message = f"{error}; use --overwrite to replace"
         else:
             message = str(error)
         print(

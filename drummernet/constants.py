@@ -172,6 +172,13 @@ SAMPLE_RATE = 16000
 #: Default evaluation tolerance for onsets, in seconds.
 DEFAULT_ONSET_WINDOW = 0.05
 
+#: Where ``drummernet serve`` listens: this computer only, unless another host is asked for.
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_PORT = 8000
+
+#: Largest upload the web page accepts, in MB (an hour of 48 kHz 24-bit stereo WAV is 1 GB).
+DEFAULT_MAX_UPLOAD_MB = 2048
+
 # --------------------------------------------------------------------------------------------
 # Transcription (impulses -> notes) and inference defaults, shared by ``drummernet.transcribe``
 # and ``drummernet transcribe``.
@@ -260,6 +267,11 @@ ONE_SHOT_SILENCE_PEAK = 1e-4
 #: Audio shorter than this (seconds) is refused.
 MIN_AUDIO_SECONDS = 0.05
 
+#: Sample rates outside this range (Hz) are refused, in files and arrays alike: a header claiming
+#: 1 Hz would otherwise ask the resampler for days of audio per second of file.
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 384000
+
 #: Long recordings are analysed in chunks of this many seconds ...
 DEFAULT_CHUNK_SECONDS = 10.0
 
@@ -271,5 +283,79 @@ DEFAULT_OVERLAP_SECONDS = 1.0
 DEFAULT_BATCH_SIZE = 4
 
 #: Output formats of ``drummernet transcribe`` and the default one.
-OUTPUT_FORMATS: tuple[str, ...] = ("mid", "json", "csv", "wav")
+OUTPUT_FORMATS: tuple[str, ...] = ("mid", "json", "csv", "wav", "musicxml", "svg", "pdf")
 DEFAULT_FORMATS: tuple[str, ...] = ("mid",)
+
+# --------------------------------------------------------------------------------------------
+# Sample organiser (``drummernet.samples``), shared by ``drummernet.classify_samples`` and
+# ``drummernet samples`` / ``drummernet kit build``.
+
+#: The classes a one-shot is sorted into; "other" is any other percussion or non-drum sound, and
+#: any file that is not one hit (a loop, a song, speech).
+SAMPLE_CLASSES: tuple[str, ...] = ("kick", "snare", "hihat", "tom", "cymbal", "other")
+
+#: Sample class of each component class (:func:`component_class`).
+SAMPLE_CLASS_OF: dict[str, str] = {
+    "KD": "kick", "SD": "snare", "HH": "hihat", "TT": "tom", "CY": "cymbal", "OT": "other",
+}  # fmt: skip
+
+#: Only the first this many seconds of a file are decoded: a one-shot is judged by its start, and
+#: a folder may hold hour-long recordings.
+SAMPLE_EXCERPT_SECONDS = 4.0
+
+#: A file longer than this (seconds) is not a one-shot, whatever its start sounds like.
+MAX_ONE_SHOT_SECONDS = 12.0
+
+# --------------------------------------------------------------------------------------------
+# Beats and charts (``drummernet.notation``), shared by ``drummernet.notation.to_chart`` and
+# ``drummernet transcribe --format musicxml,svg,pdf --quantize``.
+
+#: How much each drum class counts in the onset envelope beats are tracked on (times the hit's
+#: velocity): kick, snare and hi-hat keep time; toms mostly play fills (often syncopated, and
+#: the analyzer's toms echo snare hits), cymbals mix the ride's time with the crash's accents.
+#: With the hi-hat at half weight, a kick pattern in dotted 8ths read 120 bpm as 80.
+DEFAULT_BEAT_WEIGHTS: dict[str, float] = {
+    "KD": 1.0, "SD": 1.0, "HH": 1.0, "TT": 0.25, "CY": 0.75, "OT": 0.25,
+}  # fmt: skip
+
+#: Beat tracking's tightness: how strongly the dynamic programme keeps beats one period apart
+#: (librosa's default; higher follows tempo changes less).
+DEFAULT_BEAT_TIGHTNESS = 100.0
+
+#: Half-beat ambiguity: when the grid shifted by half a beat explains the hits at least this
+#: fraction as well as the tracked one (a syncopated groove), the grid that puts the first hit
+#: on a beat wins, since a recording most often starts on one.
+DEFAULT_PHASE_AMBIGUITY = 0.75
+
+#: A grid with the snare (or kick) on every beat and the other between beats (a rock beat
+#: counted at half its tempo) is tracked again at twice its tempo, if that is at most this (bpm).
+DEFAULT_MAX_DOUBLED_TEMPO = 200.0
+
+#: A steady beat needs at least this many beats ...
+DEFAULT_MIN_BEATS = 8
+
+#: ... and this pulse clarity: the autocorrelation of the hits' onset envelope one beat apart,
+#: over its value at no lag (1: every beat alike). Random hits score below 0.17, rubato lower
+#: the more it drifts; the dev tracks score 0.39 to 0.77, a groove with 20 ms human timing 0.36.
+DEFAULT_MIN_PULSE_CLARITY = 0.25
+
+#: A tempo change is reported (a new tempo mark, a ``tempo_changes`` entry) where the tempo over
+#: a bar differs from the last one reported by more than this fraction.
+DEFAULT_TEMPO_CHANGE = 0.05
+
+#: Subdivisions of a beat that notes are quantised to: straight 16ths and 8th-note triplets.
+DEFAULT_SUBDIVISIONS: tuple[int, ...] = (4, 3)
+
+#: Swing: a piece whose off-beat 8ths sit, by median, at least this far into their beat (0.5 is
+#: straight, 2/3 a triplet shuffle) is swung; its 8ths are written straight under a "Swing" mark.
+DEFAULT_SWING_RATIO = 0.58
+
+#: A hit softer than this fraction of its drum's median velocity is a ghost note (in brackets).
+DEFAULT_GHOST_VELOCITY = 0.5
+
+#: A hit of a drum at most this many seconds before a louder hit of the same drum that lands on
+#: the same grid slot is a flam: a grace note before it.
+DEFAULT_FLAM_GAP = 0.07
+
+#: Bars per line of a chart.
+DEFAULT_BARS_PER_SYSTEM = 4

@@ -2,7 +2,8 @@
 
 Every user-facing error derives from :class:`DrummerNetError`, and ``str(error)`` is one line that
 says what is wrong; the CLI prints it as ``drummernet: error: ...`` and exits non-zero. The
-subclasses also derive from ``ValueError``, as they did before the common base existed.
+subclasses for bad inputs also derive from ``ValueError``, as they did before the common base
+existed; the ones for outputs that cannot be written derive from ``OSError``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class MidiError(DrummerNetError, ValueError):
 
 class ConfigError(DrummerNetError, ValueError):
     """A training config (file, override or value) that cannot be used."""
+
+
+class OutputError(DrummerNetError, OSError):
+    """An output file that cannot be written: its folder is not writable, or the disk is full."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output file that exists, where replacing it was not asked for."""
 
 
 class DrummerNetWarning(UserWarning):

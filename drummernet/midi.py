@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,7 +66,10 @@ def read_drum_notes(path: str | os.PathLike) -> tuple[list[DrumNote], float]:
 
 
 def drum_midi(
-    notes: Iterable[DrumNote], note_duration: float, tempo: float | None = None
+    notes: Iterable[DrumNote],
+    note_duration: float,
+    tempo: float | None = None,
+    beats: Sequence[tuple[float, int]] | None = None,
 ) -> pretty_midi.PrettyMIDI:
     """Drum notes as a General MIDI file with one drum track.
 
@@ -74,16 +77,25 @@ def drum_midi(
     every note lasts ``note_duration`` or until the next note of the same pitch, so that no two
     notes of one pitch overlap.
 
+    With ``beats``, the file's tempo map puts every beat on a quarter note and its time
+    signatures put every downbeat on a bar line (see :func:`_set_tempo_map`), so a MIDI editor's
+    bars and beats line up with the music; the notes keep their times either way.
+
     Args:
         notes: the notes, in any order.
         note_duration: seconds each note lasts at most.
-        tempo: the initial tempo (bpm) of the file's beat grid; it does not move notes.
+        tempo: the initial tempo (bpm) of the file's beat grid, when no ``beats`` are given; it
+            does not move notes.
+        beats: ``[(time, beat in bar), ...]`` in time order, the beat in bar counted from 1 at
+            each downbeat; fewer than 2 beats are ignored.
     """
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(
         resolution=MIDI_RESOLUTION, initial_tempo=tempo or DEFAULT_MIDI_TEMPO
     )
+    if beats is not None and len(beats) >= 2:
+        _set_tempo_map(midi, beats)
     drums = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
     next_start: dict[int, float] = {}
     written = []
@@ -95,3 +107,41 @@ def drum_midi(
     drums.notes = written[::-1]
     midi.instruments.append(drums)
     return midi
+
+
+def _set_tempo_map(midi: pretty_midi.PrettyMIDI, beats: Sequence[tuple[float, int]]) -> None:
+    """Give ``midi`` a tempo map with beat ``k`` on quarter note ``k`` and a time signature
+    (``n/4``) at every bar whose length differs from the one before.
+
+    A file's bar 1 starts at time 0. A first beat within a quarter period of 0 is taken to be
+    at 0; a later one gets a lead-in beat from 0 to it, counted as the beat before it (a pickup).
+    After the last beat the last tempo holds.
+    """
+    import pretty_midi
+
+    times = [float(t) for t, _ in beats]
+    places = [int(k) for _, k in beats]
+    if times[0] < 0.25 * (times[1] - times[0]):
+        times[0] = 0.0
+    else:
+        times.insert(0, 0.0)
+        places.insert(0, places[0] - 1 if places[0] > 1 else 1)
+    # pretty_midi keeps its tempo map as (tick, seconds per tick) pairs; a file it reads gets
+    # its map the same way (``_load_tempo_changes``), and ``write`` writes it out.
+    periods = [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
+    midi._tick_scales = [
+        (k * midi.resolution, period / midi.resolution)
+        for k, period in enumerate(periods + periods[-1:])
+    ]
+    midi._update_tick_to_time(len(times) * midi.resolution)
+    bar_starts = [
+        k for k, place in enumerate(places) if k == 0 or place == 1 or place <= places[k - 1]
+    ]
+    lengths = [b - a for a, b in zip(bar_starts, bar_starts[1:] + [len(places)], strict=True)]
+    if len(lengths) > 1:  # the last bar goes on past the last beat
+        lengths[-1] = max(lengths[-1], lengths[-2])
+    midi.time_signature_changes = [
+        pretty_midi.TimeSignature(length, 4, times[start])
+        for i, (start, length) in enumerate(zip(bar_starts, lengths, strict=True))
+        if i == 0 or length != lengths[i - 1]
+    ]

@@ -79,7 +79,8 @@ def read_label_file(
         label -> ``(onsets,)`` sorted float64 times, only labels that occur.
 
     Raises:
-        DatasetError: the file cannot be read, a line is malformed or a label is unknown.
+        DatasetError: the file cannot be read, a line is malformed, a time is negative or a
+            label is unknown.
     """
     grouped: dict[str, list[float]] = {}
     try:
@@ -97,6 +98,8 @@ def read_label_file(
                 raise ValueError
         except (ValueError, IndexError):
             raise DatasetError(f"{path}:{number}: expected 'time label', got {line!r}") from None
+        if time < 0:
+            raise DatasetError(f"{path}:{number}: negative onset time {fields[0]}")
         label = normalize(raw) if normalize else raw
         if label not in mapping:
             raise DatasetError(f"{path}:{number}: unknown label {raw!r}")

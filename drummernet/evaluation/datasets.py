@@ -9,6 +9,7 @@ Callender et al. 2020). Annotation files are parsed by :mod:`drummernet.evaluati
 from __future__ import annotations
 
 import csv
+import math
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
@@ -86,12 +87,19 @@ def read_manifest(path: str | Path) -> list[Track]:
         path = path / "tracks.tsv"
     try:
         with path.open(newline="", encoding="utf-8") as file:
-            rows = list(csv.DictReader(file, delimiter="\t"))
+            reader = csv.DictReader(file, delimiter="\t")
+            rows = list(reader)
+            columns = list(reader.fieldnames or ())
     except OSError as error:
         raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
-    missing = {"track", "audio", "annotation"} - set(rows[0] if rows else {})
+    missing = [name for name in ("track", "audio", "annotation") if name not in columns]
     if missing:
-        raise DatasetError(f"{path}: no tracks, or missing column(s) {', '.join(sorted(missing))}")
+        raise DatasetError(
+            f"{path}: missing column(s) {', '.join(missing)} (the first line names the "
+            "tab-separated columns track, audio, annotation)"
+        )
+    if not rows:
+        raise DatasetError(f"{path}: no tracks")
     tracks = []
     for number, row in enumerate(rows, 2):
         if not all(row.get(column) for column in ("track", "audio", "annotation")):
@@ -154,13 +162,15 @@ def read_idmt(root: str | Path, mix_only: bool = True) -> list[Track]:
             grouped: dict[str, list[float]] = {}
             for onset, instrument in pairs:
                 for label in IDMT_LABELS[(instrument or "").strip()]:
-                    if onset is None:
-                        raise TypeError("no onsetSec")
+                    if onset is None or not 0 <= float(onset) < math.inf:
+                        raise ValueError("no finite, non-negative onsetSec")
                     grouped.setdefault(label, []).append(float(onset))
         except ElementTree.ParseError as error:
             raise DatasetError(f"{xml}: not valid XML ({error})") from None
         except (KeyError, TypeError, ValueError):
-            raise DatasetError(f"{xml}: an <event> lacks a valid onsetSec or instrument") from None
+            raise DatasetError(
+                f"{xml}: an <event> lacks a valid onsetSec (a non-negative time) or instrument"
+            ) from None
         reference = {k: sorted_onsets(v) for k, v in grouped.items()}
         tracks.append(Track(xml.stem, audio, reference))
     return _nonempty(tracks, root, "IDMT-SMT-Drums mixtures in annotation_xml/")

@@ -153,10 +153,13 @@ class EvaluationResult:
             ],
         }
 
-    def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically."""
+    def to_json(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically; without ``overwrite``, an existing ``path``
+        is an :class:`~drummernet.errors.OutputExistsError`."""
         text = json.dumps(self.to_dict(), indent=2) + "\n"
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return atomic_write(
+            path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite
+        )
 
     def table(self) -> str:
         """A plain-text report: a row per track, then macro and micro rows, with P/R/F per

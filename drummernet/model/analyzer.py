@@ -24,12 +24,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drummernet.constants import COMPONENTS, SAMPLE_RATE, VOICE_CODES
+from drummernet.constants import (
+    COMPONENTS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    SAMPLE_RATE,
+    VOICE_CODES,
+)
 from drummernet.dsp import mel_filterbank, mel_magnitude
 
 FRONTENDS = ("logmel", "waveform")
 NORMALIZERS = ("sparsemax", "entmax15", "softmax", "none")
 COMPONENT_NORMS = ("sparse", "independent")
+
+
+#: The integer fields of :class:`AnalyzerConfig` and the range of each, ``None`` for no bound.
+#: The sizes of the weights are checked against the weights a model file holds; the STFT size and
+#: the mel bands are bounded here, since the front end computes its filters before any check.
+_INTEGER_FIELDS: dict[str, tuple[int, int | None]] = {
+    "sample_rate": (MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), "hop_length": (1, None),
+    "n_fft": (1, 16384), "n_mels": (1, 512), "channels": (1, None), "depth": (0, None),
+    "kernel_size": (1, None), "rnn_hidden": (0, None), "rnn_layers": (1, None),
+    "time_window": (1, None),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,18 @@ class AnalyzerConfig:
     gate_bias: float = 0.0
 
     def __post_init__(self) -> None:
+        # Checked here, not where they are used: a model file with hop_length 0 must fail on
+        # load, naming the file, not with a ZeroDivisionError in the middle of a transcription.
+        for name, (least, most) in _INTEGER_FIELDS.items():
+            value = getattr(self, name)
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < least
+                or (most is not None and value > most)
+            ):
+                where = f">= {least}" if most is None else f"from {least} to {most}"
+                raise ValueError(f"{name} must be an integer {where}, not {value!r}")
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
         if self.normalizer not in NORMALIZERS:

@@ -15,14 +15,14 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drummernet.audio import AUDIO_EXTENSIONS, AudioError, load_audio
+from drummernet.audio import AUDIO_EXTENSIONS, AudioError, files_in, load_audio
 from drummernet.constants import (
     COMPONENTS,
     ONE_SHOT_SILENCE_PEAK,
@@ -375,6 +375,45 @@ class DrumKit:
         """
         return cls(
             name, int(sr), _load_files(files, name, sr, components, allow_missing, normalize)
+        )
+
+    @classmethod
+    def from_samples(
+        cls,
+        path: str | os.PathLike,
+        pick: Callable[[Sequence[Path]], Mapping[str, Path]],
+        sr: int = SAMPLE_RATE,
+        components: Iterable[str] = COMPONENTS,
+        normalize: bool = True,
+    ) -> DrumKit:
+        """Load a kit from a folder of samples with any names, picked by ear.
+
+        ``DrumKit.from_samples("my_samples/", pick_one_shots)`` with
+        :func:`drummernet.samples.kit_builder.pick_one_shots` (or
+        ``drummernet.samples.kit_builder.kit_from_samples("my_samples/")``): the kit layer does
+        not depend on the sample classifier, which sits above it, so the picker is passed in.
+
+        Args:
+            path: the folder, searched recursively (:func:`drummernet.audio.files_in`).
+            pick: given the folder's audio files, returns component -> the file that plays it;
+                components it leaves out are missing from the kit.
+            sr, components, normalize: as for :meth:`load`.
+
+        Raises:
+            KitError: the folder is missing or holds no audio file, or a picked file is
+                unreadable or silent.
+        """
+        folder = Path(path)
+        if not folder.is_dir():
+            raise KitError(f"{folder}: no such folder")
+        files = files_in(folder)
+        if not files:
+            raise KitError(f"{folder}: no audio files in this folder")
+        picks = pick(files)
+        return cls(
+            folder.name,
+            int(sr),
+            _load_files(picks, str(folder), sr, components, True, normalize),
         )
 
     def to_tensor(

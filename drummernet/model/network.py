@@ -273,8 +273,61 @@ def read_model_file(
         config = ModelConfig.from_dict(json.loads(metadata["config"]))
     except (KeyError, ValueError, TypeError) as error:
         raise ModelLoadError(f"{path}: model file has an invalid config ({error})") from None
+    _check_weights(path, config, state)
     try:
         extra = json.loads(metadata.get("extra", "{}"))
     except ValueError:
         extra = {}
-    return config, state, extra if isinstance(extra, dict) else {}
+    extra = extra if isinstance(extra, dict) else {}
+    _check_note_settings(path, extra)
+    return config, state, extra
+
+
+def _check_weights(path: Path, config: ModelConfig, state: dict[str, torch.Tensor]) -> None:
+    """Compare the file's weights with the ones its config asks for, built on the meta device
+    (shapes without memory), so that a config asking for 480 GB of GRU fails before allocating.
+
+    Raises:
+        ModelLoadError: a weight is missing, unexpected or of another shape.
+    """
+    with torch.device("meta"):
+        expected = Analyzer(config.analyzer).state_dict()
+    for key in sorted(set(expected) | set(state)):
+        if key not in state:
+            problem = f"missing {key}"
+        elif key not in expected:
+            problem = f"unexpected {key}"
+        elif tuple(state[key].shape) != tuple(expected[key].shape):
+            problem = (
+                f"{key} is {tuple(state[key].shape)}, the config needs {tuple(expected[key].shape)}"
+            )
+        else:
+            continue
+        raise ModelLoadError(f"{path}: weights do not match the model config ({problem})")
+
+
+def _check_note_settings(path: Path, extra: dict) -> None:
+    """The note settings a model file recommends must be ones the CLI would accept as options:
+    a positive ``threshold``, and ``relative_threshold`` in [0, 1), one value or a mapping.
+
+    Raises:
+        ModelLoadError: a stored setting is not a number or out of range.
+    """
+
+    def within(value: object, low: float, high: float, low_allowed: bool) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return (low <= value if low_allowed else low < value) and value < high
+
+    threshold = extra.get("threshold")
+    if threshold is not None and not within(threshold, 0.0, float("inf"), low_allowed=False):
+        raise ModelLoadError(
+            f"{path}: model file has an invalid threshold ({threshold!r}; a positive number)"
+        )
+    relative = extra.get("relative_threshold")
+    values = list(relative.values()) if isinstance(relative, dict) else [relative]
+    if relative is not None and not all(within(v, 0.0, 1.0, low_allowed=True) for v in values):
+        raise ModelLoadError(
+            f"{path}: model file has an invalid relative_threshold ({relative!r}; a number in "
+            "[0, 1), or a mapping of component codes or classes to such numbers)"
+        )

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from drummernet.audio import atomic_write
+from drummernet.errors import ModelLoadError
 from drummernet.model.network import DrummerNet, ModelConfig
 
 #: ``format`` field of every training checkpoint.
@@ -70,14 +71,25 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a training checkpoint (tensors on the CPU).
 
     Raises:
-        ValueError: the file is unreadable or not a drummernet training checkpoint.
+        ModelLoadError: the file is unreadable or not a drummernet training checkpoint.
     """
+    import zipfile
+
     try:
+        # torch.save writes a zip archive; anything else is damaged, and torch's own message
+        # for it (its weights_only unpickler's) would advise loading it unsafely.
+        if not zipfile.is_zipfile(path):
+            raise ModelLoadError(f"{path}: not a readable training checkpoint (damaged)")
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except ModelLoadError:
+        raise
     except Exception as error:
-        raise ValueError(f"{path}: not a readable training checkpoint ({error})") from None
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise ModelLoadError(
+            f"{path}: not a readable training checkpoint ({reason or type(error).__name__})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a drummernet training checkpoint")
+        raise ModelLoadError(f"{path}: not a drummernet training checkpoint")
     return state
 
 

@@ -194,7 +194,12 @@ def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
     """The dotted keys (``model.analyzer.channels``) whose values differ between ``a`` and
     ``b``, sorted."""
     flat_a, flat_b = _flatten(a.to_dict()), _flatten(b.to_dict())
-    return sorted(key for key in flat_a if flat_a[key] != flat_b[key])
+    missing = object()  # a mapping's key that one side has and the other lacks
+    return sorted(
+        key
+        for key in flat_a.keys() | flat_b.keys()
+        if flat_a.get(key, missing) != flat_b.get(key, missing)
+    )
 
 
 def resume_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from drummernet.audio import atomic_write
+
 
 class Throughput:
     """Audio-seconds trained per wall-second over a sliding window of recent steps.
@@ -36,9 +38,14 @@ class MetricsLog:
     Args:
         path: the ``metrics.jsonl`` file, appended to; TensorBoard writes beside it.
         enabled: write anything at all (only the main process of a distributed run does).
+        start: the step training starts from. Lines of later steps, which a run stopped after
+            its last checkpoint logged and a resumed run logs again, are dropped first, and so
+            is a line cut short by a kill.
     """
 
-    def __init__(self, path: Path, enabled: bool) -> None:
+    def __init__(self, path: Path, enabled: bool, start: int = 0) -> None:
+        if enabled and path.is_file():
+            _drop_lines_after(path, start)
         self.handle: TextIO | None = open(path, "a") if enabled else None
         self.board: Any = None
         if enabled:
@@ -63,3 +70,20 @@ class MetricsLog:
             self.handle.close()
         if self.board is not None:
             self.board.close()
+
+
+def _drop_lines_after(path: Path, step: int) -> None:
+    """Rewrite the metrics file ``path`` (atomically) without the lines of steps after ``step``
+    and without unreadable lines."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("step"), int) and entry["step"] <= step:
+            kept.append(line)
+    if kept != lines:
+        text = "".join(f"{line}\n" for line in kept)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -2,14 +2,17 @@
 
 Under ``torchrun`` every process trains one rank (gloo on CPU, nccl on GPU); alone, a process is
 rank 0 of 1. SIGINT and SIGTERM do not kill the trainer: they set a flag that it checks between
-steps, so that it saves a checkpoint before it exits.
+steps, so that it saves a checkpoint before it exits. Its data workers ignore both, so the trainer
+stops them itself, whichever way it leaves (:func:`loader_batches`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +82,57 @@ def leave_signals_to_the_trainer(worker_id: int) -> None:
     The trainer saves, then shuts its workers down itself. (A DataLoader ``worker_init_fn``.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def loader_batches(loader: torch.utils.data.DataLoader) -> Iterator[Iterator[Any]]:
+    """Iterate ``loader``; on the way out, however it is taken, stop its worker processes.
+
+    The workers ignore SIGTERM (:func:`leave_signals_to_the_trainer`), so they must be stopped
+    from here: left to garbage collection, the iterator of a run that failed can outlive the
+    trainer, and the interpreter's exit then waits forever for workers that ignore the SIGTERM
+    it sends them. They are asked to finish (the DataLoader's own shutdown, which waits a few
+    seconds); one that is still running after that is killed. Workers only read data, so killing
+    one loses nothing.
+
+    An error raised in a worker comes out as the same exception type, with the worker's own
+    message instead of the DataLoader's "Caught ... in DataLoader worker process 0".
+    """
+    iterator = iter(loader)
+    try:
+        yield _with_worker_messages(iterator)
+    finally:
+        shutdown = getattr(iterator, "_shutdown_workers", None)  # multi-process iterators only
+        if shutdown is not None:
+            shutdown()
+        for worker in getattr(iterator, "_workers", ()):
+            if worker.is_alive():
+                worker.kill()
+                worker.join(timeout=5)
+
+
+def _with_worker_messages(iterator: Iterator[Any]) -> Iterator[Any]:
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except Exception as error:
+            raise worker_error(error) from None
+        yield batch
+
+
+def worker_error(error: Exception) -> Exception:
+    """``error`` re-raised from a DataLoader worker, as the same type with the worker's own
+    one-line message and the worker named; any other error as it is."""
+    text = str(error)
+    found = re.match(r"Caught \w+ in (DataLoader worker process \d+)\.", text)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if found is None or len(lines) < 2:
+        return error
+    # The traceback's last line is "module.Type: message".
+    message = re.sub(r"^[\w.]+: ", "", lines[-1].strip(), count=1)
+    try:
+        return type(error)(f"{message} (in {found.group(1).lower()})")
+    except Exception:  # a type that takes other arguments: keep the DataLoader's own
+        return error

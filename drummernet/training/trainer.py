@@ -32,11 +32,16 @@ import torch
 from torch import nn
 
 from drummernet.audio import atomic_write
-from drummernet.errors import ModelLoadError
+from drummernet.errors import ModelLoadError, OutputError
 from drummernet.model.analyzer import Analyzer
 from drummernet.model.network import DrummerNet
 from drummernet.training.checkpoints import checkpoint_paths, load_checkpoint, save_checkpoint
-from drummernet.training.config import TrainConfig, resume_config, run_config_path
+from drummernet.training.config import (
+    TrainConfig,
+    resolve_config,
+    resume_config,
+    run_config_path,
+)
 from drummernet.training.datasets import (
     IndexSampler,
     build_dataset,
@@ -147,9 +152,10 @@ class _Step:
 def _run_config(run_dir: Path, config: TrainConfig | None, resume: bool, dist: Dist) -> TrainConfig:
     """The config to train with (on resume, the run's own) written to the run folder."""
     config_path = run_config_path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError(f"{run_dir}: run folder is a file")
     if resume and config_path.is_file():
-        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        config = resume_config(saved, config)
+        config = resume_config(resolve_config([config_path]), config)
     config = config or TrainConfig()
     if config.batch_size % dist.world:
         raise ValueError(f"batch size {config.batch_size} is not divisible by {dist.world} ranks")
@@ -433,6 +439,12 @@ def train(
     Raises:
         TrainingInterrupted: on SIGINT/SIGTERM, after saving a checkpoint.
         ConfigError: on resume, ``config`` differs from the run's own in another key.
+        ModelLoadError: on resume, there are checkpoints but none can be read (an unreadable
+            newest one is skipped with a warning, and the newest readable one used).
+        NoAudioError: the data failed (e.g. every crop silent), in a data worker or not; a
+            checkpoint of the last trained step is saved first. Any other error of the data is
+            raised the same way.
+        OutputError: the run folder is a file, or a checkpoint cannot be written (disk full).
     """
     from tqdm import tqdm
 

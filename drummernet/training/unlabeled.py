@@ -120,7 +120,10 @@ class UnlabeledAudio:
             ):
                 continue
             return torch.from_numpy(normalize_loudness(audio))
-        raise NoAudioError(f"{attempts} crops in a row were silent or unreadable")
+        raise NoAudioError(
+            f"{attempts} crops in a row of the training audio ({len(self.files)} files) were "
+            "silent or unreadable: is the audio silent?"
+        )
 
 
 class TrainingClips(torch.utils.data.Dataset):

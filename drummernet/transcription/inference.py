@@ -289,10 +289,13 @@ def transcribe(
 
     Raises:
         AudioError: unreadable, empty, truncated, non-finite or shorter than
-            :data:`~drummernet.constants.MIN_AUDIO_SECONDS` audio.
+            :data:`~drummernet.constants.MIN_AUDIO_SECONDS` audio; something that is neither a
+            path nor an array; an array without ``sr`` or with other than 1 or 2 dimensions; a
+            sample rate (the file's or ``sr``) outside
+            :data:`~drummernet.constants.MIN_SAMPLE_RATE` to
+            :data:`~drummernet.constants.MAX_SAMPLE_RATE`.
         ModelLoadError: ``model`` names an unusable file, or it is ``None`` and the shipped
             model is missing or unusable.
-        ValueError: an array without ``sr``, or with other than 1 or 2 dimensions.
 
     Warns:
         DrummerNetWarning: the recording is silent (no notes), or sampled below the model's rate

@@ -39,6 +39,8 @@ def plot_transcription(
     path: str | os.PathLike,
     audio: np.ndarray | None = None,
     sr: int | None = None,
+    *,
+    overwrite: bool = True,
 ) -> Path:
     """Write a PNG: a mel spectrogram with each component's hits marked over it.
 
@@ -49,6 +51,8 @@ def plot_transcription(
             :func:`drummernet.audio.read_audio` if it is readable, else the resynthesis with the
             default kit.
         sr: its sample rate (required with ``audio``).
+        overwrite: replace an existing ``path`` (else an
+            :class:`~drummernet.errors.OutputExistsError`).
 
     Returns:
         ``path``.
@@ -111,4 +115,6 @@ def plot_transcription(
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False,
                   ncol=min(6, len(result.components)))  # fmt: skip
     figure.tight_layout()
-    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"), suffix=".png")
+    return atomic_write(
+        path, lambda tmp: figure.savefig(tmp, format="png"), suffix=".png", overwrite=overwrite
+    )

@@ -23,11 +23,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from drummernet.audio import atomic_write, resample, write_audio
-from drummernet.constants import COMPONENTS, DEFAULT_KIT, DEFAULT_NOTE_DURATION, SAMPLE_RATE
+from drummernet.constants import (
+    COMPONENTS,
+    DEFAULT_KIT,
+    DEFAULT_NOTE_DURATION,
+    DEFAULT_TEMPO_CHANGE,
+    SAMPLE_RATE,
+)
 from drummernet.midi import DrumNote, drum_midi
 from drummernet.transcription.events import NoteEvent, velocity_to_amplitude
 from drummernet.transcription.plot import plot_transcription
-from drummernet.transcription.tempo import estimate_tempo
+from drummernet.transcription.tempo import Beat, estimate_tempo, tempo_changes, tempo_of_beats
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -55,6 +61,9 @@ class Transcription:
         source: the transcribed file, if any.
         gain: the factor the recording was scaled by before analysis (loudness normalisation);
             velocities and :meth:`resynthesize` refer to the scaled recording.
+        beats: the beat grid, once tracked (``drummernet.notation.track_beats``); ``()`` when
+            the music has no steady beat, ``None`` when none was tracked. The MIDI tempo map,
+            the JSON ``"beats"`` and :attr:`tempo` follow it.
     """
 
     events: list[NoteEvent]
@@ -64,6 +73,7 @@ class Transcription:
     duration: float
     source: str | None = None
     gain: float = 1.0
+    beats: tuple[Beat, ...] | None = None
     _tempo: float | None = field(default=None, init=False, repr=False, compare=False)
     _tempo_done: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -72,6 +82,8 @@ class Transcription:
         self.events = sorted(self.events, key=lambda e: (e.time, order.get(e.component, 99)))
         self.components = tuple(self.components)
         self.duration = float(self.duration)
+        if self.beats is not None:
+            self.beats = tuple(self.beats)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -101,7 +113,10 @@ class Transcription:
 
     @property
     def tempo(self) -> float | None:
-        """Estimated tempo in bpm (:func:`estimate_tempo` of the events), or ``None``."""
+        """Tempo in bpm: the median of the :attr:`beats` grid, once tracked (``None`` without a
+        steady beat), else :func:`estimate_tempo` of the events (``None`` if there is none)."""
+        if self.beats is not None:
+            return tempo_of_beats(self.beats)
         if not self._tempo_done:
             self._tempo = estimate_tempo(
                 np.array([e.time for e in self.events]), np.array([e.velocity for e in self.events])
@@ -116,23 +131,38 @@ class Transcription:
 
         One instrument (``is_drum=True``, program 0, name "Drums", MIDI channel 10 when written);
         every note lasts ``note_duration`` or until the next note of the same pitch, so that no two
-        notes of one pitch overlap. The initial tempo is :attr:`tempo` when one can be estimated
-        (pretty_midi's 120 bpm otherwise); it sets only the file's beat grid, not note times.
+        notes of one pitch overlap. With :attr:`beats`, the tempo map and time signatures follow
+        them, beat for beat; else the tempo is :attr:`tempo` when one can be estimated
+        (pretty_midi's 120 bpm otherwise). Either sets only the file's grid, not note times.
         """
         notes = (DrumNote(event.time, event.note, event.velocity) for event in self.events)
-        return drum_midi(notes, note_duration, self.tempo)
+        beats = [(b.time, b.beat) for b in self.beats] if self.beats else None
+        return drum_midi(notes, note_duration, self.tempo, beats)
 
     def write_midi(
-        self, path: str | os.PathLike, note_duration: float = DEFAULT_NOTE_DURATION
+        self,
+        path: str | os.PathLike,
+        note_duration: float = DEFAULT_NOTE_DURATION,
+        *,
+        overwrite: bool = True,
     ) -> Path:
-        """Write :meth:`to_midi` to ``path`` atomically."""
+        """Write :meth:`to_midi` to ``path`` atomically; without ``overwrite``, an existing
+        ``path`` is an :class:`~drummernet.errors.OutputExistsError` (see
+        :func:`drummernet.audio.atomic_write`, as for every writer here)."""
         midi = self.to_midi(note_duration)
-        return atomic_write(path, lambda tmp: midi.write(str(tmp)))
+        return atomic_write(path, lambda tmp: midi.write(str(tmp)), overwrite=overwrite)
 
     # ----------------------------------------------------------------------------- JSON/CSV
 
     def to_json(self, indent: int | None = 1) -> str:
-        """The events and metadata as JSON (activations are left out: they are large)."""
+        """The events and metadata as JSON (activations are left out: they are large).
+
+        ``"tempo"`` is :attr:`tempo`; ``"beats"`` lists the beat grid as ``{"time", "bar",
+        "beat"}`` (``[]`` when the music has no steady beat, ``null`` when none was tracked) and
+        ``"tempo_changes"`` its tempo as ``{"time", "bpm"}`` wherever it changes by more than
+        :data:`~drummernet.constants.DEFAULT_TEMPO_CHANGE`.
+        """
+        beats = self.beats or ()
         return json.dumps(
             {
                 "format": "drummernet-transcription",
@@ -143,15 +173,22 @@ class Transcription:
                 "components": list(self.components),
                 "gain": self.gain,
                 "tempo": self.tempo,
+                "tempo_changes": [
+                    {"time": time, "bpm": bpm}
+                    for time, bpm in tempo_changes(beats, DEFAULT_TEMPO_CHANGE)
+                ],
+                "beats": None if self.beats is None else [b.to_dict() for b in beats],
                 "events": [e.to_dict() for e in self.events],
             },
             indent=indent,
         )
 
-    def write_json(self, path: str | os.PathLike) -> Path:
+    def write_json(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
         """Write :meth:`to_json` to ``path`` atomically."""
-        text = self.to_json()
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+        text = self.to_json() + "\n"
+        return atomic_write(
+            path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Transcription:
@@ -167,6 +204,8 @@ class Transcription:
             duration=float(data["duration"]),
             source=data.get("source"),
             gain=float(data.get("gain", 1.0)),
+            beats=tuple(Beat(float(b["time"]), int(b["bar"]), int(b["beat"]))
+                        for b in data["beats"]) if data.get("beats") is not None else None,
         )  # fmt: skip
 
     def to_csv(self) -> str:
@@ -178,10 +217,12 @@ class Transcription:
             writer.writerow([f"{e.time:.6f}", e.component, e.note, e.velocity])
         return buffer.getvalue()
 
-    def write_csv(self, path: str | os.PathLike) -> Path:
+    def write_csv(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
         """Write :meth:`to_csv` to ``path`` atomically."""
         text = self.to_csv()
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return atomic_write(
+            path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite
+        )
 
     @classmethod
     def from_csv(
@@ -249,6 +290,8 @@ class Transcription:
         path: str | os.PathLike,
         kit: DrumKit | str | os.PathLike | None = None,
         sr: int | None = None,
+        *,
+        overwrite: bool = True,
     ) -> Path:
         """Write :meth:`resynthesize` to a wav/flac file atomically, scaled down if it would clip."""
         sr = sr or SAMPLE_RATE
@@ -256,7 +299,7 @@ class Transcription:
         peak = float(np.abs(audio).max()) if audio.size else 0.0
         if peak > 0.99:
             audio = audio * np.float32(0.99 / peak)
-        return write_audio(path, audio, sr)
+        return write_audio(path, audio, sr, overwrite=overwrite)
 
     # ------------------------------------------------------------------------------- plot
 
@@ -265,10 +308,12 @@ class Transcription:
         path: str | os.PathLike,
         audio: np.ndarray | None = None,
         sr: int | None = None,
+        *,
+        overwrite: bool = True,
     ) -> Path:
         """Write a PNG: a mel spectrogram with each component's hits marked over it.
 
         See :func:`~drummernet.transcription.plot.plot_transcription` (``audio: (samples,)``
         at ``sr``, default the source file, else the resynthesis).
         """
-        return plot_transcription(self, path, audio, sr)
+        return plot_transcription(self, path, audio, sr, overwrite=overwrite)

@@ -1,11 +1,16 @@
-"""Global tempo of a list of note onsets: the beat grid of a written MIDI file.
+"""Tempo of a transcription: a global estimate from its note onsets, and the beat grid type.
 
-Pure numpy; the tempo sets only the grid a MIDI editor shows, never a note's time.
+:func:`estimate_tempo` is the tempo of a written MIDI file when no beats were tracked;
+:class:`Beat` is one beat of a tracked grid (``drummernet.notation.track_beats`` makes them),
+from which :func:`tempo_of_beats` and :func:`tempo_changes` read the tempo. Pure numpy; the
+tempo sets only the grid a MIDI editor shows, never a note's time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,3 +63,65 @@ def estimate_tempo(times: np.ndarray, weights: np.ndarray | None = None) -> floa
     if not np.any(score > 0):
         return None
     return round(float(bpm[int(np.argmax(score))]), 2)
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One beat of a beat grid: its ``time`` in seconds, the ``bar`` it belongs to (1 at the
+    first downbeat; 0 for the beats of a pickup before it) and its place ``beat`` in the bar,
+    counted from 1 at the downbeat (as in the MDB Drums ``.beats`` files)."""
+
+    time: float
+    bar: int
+    beat: int
+
+    def to_dict(self) -> dict:
+        return {"time": round(self.time, 6), "bar": self.bar, "beat": self.beat}
+
+
+def tempo_of_beats(beats: Sequence[Beat]) -> float | None:
+    """Tempo (bpm) of a beat grid: 60 over its median beat period, each period measured over
+    4 beats (a bar of 4/4) so that beat times rounded to a frame do not round the tempo;
+    ``None`` below 2 beats."""
+    if len(beats) < 2:
+        return None
+    times = np.array([b.time for b in beats])
+    span = min(4, len(times) - 1)
+    return round(60.0 * span / float(np.median(times[span:] - times[:-span])), 2)
+
+
+def tempo_changes(beats: Sequence[Beat], min_change: float) -> list[tuple[float, float]]:
+    """Where a beat grid's tempo changes: ``[(time, bpm), ...]``, the first at the first beat.
+
+    The local tempo is the median beat period over a bar's worth of beats (4) on either side,
+    so one late or early beat is not a change; a new entry starts where that tempo differs
+    from the last entry's by more than ``min_change`` (a fraction) for a whole bar. Between
+    entries the tempo stays within ``min_change`` of the entry's, whose tempo is the median of
+    its stretch.
+
+    Returns:
+        ``[]`` below 2 beats.
+    """
+    if len(beats) < 2:
+        return []
+    times = np.array([b.time for b in beats])
+    periods = np.diff(times)
+    span = 4
+    local = np.array([np.median(periods[max(0, i - span) : i + span]) for i in range(len(periods))])
+    changes = [(float(times[0]), 60.0 / float(local[0]))]
+    run = 0
+    for i, period in enumerate(local):
+        if abs(60.0 / period / changes[-1][1] - 1.0) > min_change:
+            run += 1
+            if run >= span:
+                start = i - span + 1
+                changes.append((float(times[start]), 60.0 / float(np.median(local[start : i + 1]))))
+                run = 0
+        else:
+            run = 0
+    # Each entry's tempo is then its whole stretch's: the median period up to the next entry.
+    starts = [int(np.searchsorted(times, t)) for t, _ in changes] + [len(times) - 1]
+    return [
+        (round(float(times[a]), 6), round(60.0 / float(np.median(periods[a : max(b, a + 1)])), 2))
+        for a, b in zip(starts[:-1], starts[1:], strict=True)
+    ]

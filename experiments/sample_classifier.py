@@ -1,0 +1,375 @@
+"""Sample classifier: compare the methods on kits they never saw, and train the shipped weights.
+
+    python -m experiments.sample_classifier compare   # the table in the README, in one run
+    python -m experiments.sample_classifier train     # writes drummernet/samples/classifier.npz
+
+Methods (no hand labels: the built-in kits' file names, synthetic negatives, espeak-ng speech;
+see ``experiments/sample_data.py``):
+
+- ``analyzer``: analysis-by-synthesis with the shipped transcription model, untrained for this:
+  the component whose impulses explain the hit's first 150 ms is its name.
+- ``nearest``: the nearest reference one-shots (5, cosine, in the standardised feature space of
+  :mod:`drummernet.samples.features`) among the training kits' one-shots, lightly augmented, and
+  the synthetic negatives.
+- ``logistic``: multinomial logistic regression on the features, trained on the training kits
+  heavily augmented (pitch, decay, room, EQ, compression, saturation, band limits, noise) and the
+  negatives.
+- ``mlp``: the same data through a 2-hidden-layer network: the shipped method.
+
+Every method gets the same two rules first (a file longer than MAX_ONE_SHOT_SECONDS, or with more
+than one attack, is ``other``). Folds: leave-one-kit-out (train on 9 built-in kits, test on the
+10th) and leave-one-source-out (fluidr3_* and gmbank_* kits share samples, so each source's kits
+are held out together). The external set (Hydrogen, Sonic Pi, TimGM6mb, GM percussion) is
+scored by methods trained on all 10 kits. Features are cached under ``runs/samples/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+
+from drummernet.audio import resample
+from drummernet.constants import SAMPLE_CLASS_OF, SAMPLE_CLASSES, component_class
+from drummernet.samples.classify import OUTPUTS, WEIGHTS_PATH, OneShotClassifier, judge
+from drummernet.samples.features import FEATURE_SR, N_FEATURES, Excerpt, features
+from experiments.sample_data import (
+    CACHE,
+    SR,
+    Example,
+    augment,
+    external_examples,
+    loop,
+    negative_examples,
+    reversed_hit,
+    shipped_examples,
+    speech_clips,
+)
+
+#: Augmented copies of each training one-shot (heavy), of each negative, of each reference.
+N_AUGMENT = 48
+N_AUGMENT_NEGATIVE = 3
+N_AUGMENT_REFERENCE = 8
+#: Synthetic negatives per kind, for training and (another seed) for testing.
+NEGATIVES_PER_KIND = 60
+TEST_NEGATIVES_PER_KIND = 10
+#: Loops and reversed hits made from each kit.
+LOOPS_PER_KIT = 8
+SEED = 0
+MLP_HIDDEN = (128, 64)
+EPOCHS = 40
+
+
+def excerpt_of(audio: np.ndarray) -> Excerpt:
+    """The excerpt classify_samples would read from a file holding ``audio`` (at SR)."""
+    seconds = len(audio) / SR
+    return Excerpt(resample(audio[: int(4.0 * SR)], SR, FEATURE_SR), seconds)
+
+
+def target(example: Example) -> int:
+    """The network output an example should light: its component, or "" (not a drum)."""
+    return OUTPUTS.index(example.component)
+
+
+def _featurize(examples: list[Example], copies: int, seed: int, tag: str):
+    """``(X (n, N_FEATURES), y (n,), group index (n,))`` of ``copies`` augmented variants of
+    every example (the first copy clean), cached by content."""
+    key = hashlib.sha1(
+        f"{tag}-{N_FEATURES}-{copies}-{seed}-{[e.name for e in examples]}".encode()
+    ).hexdigest()[:16]
+    path = CACHE / f"features-{tag}-{key}.pkl"
+    if path.exists():
+        with open(path, "rb") as file:
+            return pickle.load(file)
+    rng = np.random.default_rng(seed)
+    rows, ys, index = [], [], []
+    for i, example in enumerate(examples):
+        for copy in range(copies):
+            audio = example.audio if copy == 0 else augment(example.audio, rng)
+            vector, attacks = features(excerpt_of(audio))
+            if attacks != 1 and example.group not in ("loop",) and copy > 0:
+                continue  # an augmentation that made two attacks (a long reverb, a cut)
+            rows.append(vector)
+            ys.append(target(example))
+            index.append(i)
+    result = (np.stack(rows), np.array(ys), np.array(index))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        pickle.dump(result, file)
+    return result
+
+
+# ------------------------------------------------------------------------------------ methods
+
+
+def train_network(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], seed: int = SEED):
+    """A softmax network over OUTPUTS (``hidden=()``: logistic regression), class-balanced."""
+    torch.manual_seed(seed)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
+    xs = torch.from_numpy((x - mean) / scale).float()
+    ys = torch.from_numpy(y).long()
+    sizes = [x.shape[1], *hidden, len(OUTPUTS)]
+    layers: list[torch.nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers += [torch.nn.ReLU(), torch.nn.Dropout(0.2)]
+    net = torch.nn.Sequential(torch.nn.Dropout(0.1), *layers)
+    # Each sample class weighs the same; within a class, each output by its frequency.
+    cls = np.array([_class_of_output(o) for o in y])
+    counts = Counter(cls.tolist())
+    weights = torch.tensor([1.0 / counts[c] for c in cls], dtype=torch.float32)
+    weights = weights / weights.mean()
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-3)
+    steps = EPOCHS * max(1, len(xs) // 256)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(steps):
+        batch = torch.randint(len(xs), (256,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(net(xs[batch]), ys[batch], reduction="none")
+        loss = (loss * weights[batch]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    linear = [m for m in net if isinstance(m, torch.nn.Linear)]
+    return OneShotClassifier(
+        mean, scale, [(m.weight.detach().T.numpy(), m.bias.detach().numpy()) for m in linear]
+    )
+
+
+def _class_of_output(index: int) -> str:
+    code = OUTPUTS[index]
+    return SAMPLE_CLASS_OF[component_class(code)] if code else "other"
+
+
+class Nearest:
+    """k nearest references by cosine similarity in the standardised feature space."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, k: int = 5):
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-3
+        self.refs = self._unit(x)
+        self.y = y
+        self.k = k
+
+    def _unit(self, x):
+        z = (x - self.mean) / self.scale
+        return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        sims = self._unit(x) @ self.refs.T
+        out = np.zeros((len(x), len(OUTPUTS)))
+        top = np.argsort(-sims, axis=1)[:, : self.k]
+        for row, idx in enumerate(top):
+            for j in idx:
+                out[row, self.y[j]] += 1.0 / self.k
+        return out
+
+
+class Analyzer:
+    """Analysis-by-synthesis with the shipped transcription model (no training here)."""
+
+    def __init__(self):
+        from drummernet.transcription.inference import load_model
+
+        self.model = load_model(load_kit=False)
+        self.cache: dict[str, np.ndarray] = {}
+
+    def scores(self, audio: np.ndarray) -> np.ndarray:
+        key = hashlib.sha1(audio.tobytes()).hexdigest()
+        if key not in self.cache:
+            self.cache[key] = self._scores(audio)
+        return self.cache[key]
+
+    def _scores(self, audio: np.ndarray) -> np.ndarray:
+        from drummernet.dsp import loudness_gain
+        from drummernet.transcription.events import merge_voices
+        from drummernet.transcription.inference import analyze_audio
+
+        sr = self.model.sample_rate
+        x = resample(audio[: int(2.0 * SR)], SR, sr)
+        lead = int(0.25 * sr)
+        x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(sr, np.float32)])
+        gain = loudness_gain(x, sr) or 1.0
+        act = analyze_audio(self.model, x * np.float32(gain), workers=1)
+        act, components = merge_voices(act, self.model.components)
+        hop = self.model.hop_length
+        start = max(0, lead // hop - 2)
+        window = act[:, start : start + int(0.15 * sr / hop)].sum(axis=1)
+        out = np.zeros(len(OUTPUTS))
+        for value, code in zip(window, components, strict=True):
+            out[OUTPUTS.index(code)] += value
+        if out.sum() < 1e-3:
+            out[-1] = 1.0
+        return out / out.sum()
+
+
+# --------------------------------------------------------------------------------- evaluation
+
+
+class _Fixed:
+    """A stand-in classifier that returns precomputed scores (the rules run as shipped)."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def predict(self, x):
+        return np.asarray(self.scores, dtype=np.float32)[None]
+
+
+def classify_all(method, examples: list[Example]) -> list[str]:
+    out = []
+    for example in examples:
+        excerpt = excerpt_of(example.audio)
+        if isinstance(method, Analyzer):
+            record = judge(example.name, excerpt, _Fixed(method.scores(example.audio)))
+        elif isinstance(method, Nearest):
+            vector, _ = features(excerpt)
+            record = judge(example.name, excerpt, _Fixed(method.predict(vector[None])[0]))
+        else:
+            record = judge(example.name, excerpt, method)
+        out.append(record.sample_class)
+    return out
+
+
+def accuracy(pred: list[str], examples: list[Example]) -> float:
+    return float(np.mean([p == e.cls for p, e in zip(pred, examples, strict=True)]))
+
+
+def build_data():
+    shipped = shipped_examples()
+    kits = sorted({e.group for e in shipped})
+    speech = speech_clips()
+    # Loops and reversed hits are made per kit, so a held-out kit's loops are held out too.
+    rng = np.random.default_rng(SEED + 10)
+    per_kit = []
+    test_per_kit = []
+    for kit in kits:
+        shots = [e.audio for e in shipped if e.group == kit]
+        source = next(e.source for e in shipped if e.group == kit)
+        for i in range(LOOPS_PER_KIT):
+            for kind, make in (("loop", loop), ("reversed", reversed_hit)):
+                per_kit.append(Example(make(rng, shots), "other", "", kit, source, f"{kind}-{kit}-{i}"))  # fmt: skip
+                test_per_kit.append(Example(make(rng, shots), "other", "", kit, source, f"t{kind}-{kit}-{i}"))  # fmt: skip
+    negatives = negative_examples(SEED + 1, NEGATIVES_PER_KIND, [], speech[: len(speech) // 2])
+    test_negatives = negative_examples(SEED + 2, TEST_NEGATIVES_PER_KIND, [], speech[len(speech) // 2 :])  # fmt: skip
+    return shipped, kits, negatives + per_kit, test_negatives, test_per_kit
+
+
+def compare(methods: list[str]) -> None:
+    t0 = time.time()
+    shipped, kits, negatives, test_negatives, test_per_kit = build_data()
+    xs, ys, idx = _featurize(shipped, N_AUGMENT, SEED, "shipped")
+    xr, yr, idr = _featurize(shipped, N_AUGMENT_REFERENCE, SEED + 5, "refs")
+    xn, yn, idn = _featurize(negatives, N_AUGMENT_NEGATIVE, SEED + 3, "negatives")
+    print(f"features ready ({time.time() - t0:.0f} s): {len(xs)} kit rows, {len(xn)} negative rows",
+          file=sys.stderr)  # fmt: skip
+    kit_of = np.array([e.group for e in shipped])
+    source_of = np.array([e.source for e in shipped])
+    neg_kit = np.array([e.group for e in negatives])
+    neg_source = np.array([e.source for e in negatives])
+    analyzer = Analyzer() if "analyzer" in methods else None
+
+    def fit(method: str, keep_kit, keep_neg):
+        if method == "analyzer":
+            return analyzer
+        if method == "nearest":
+            keep_ref = keep_kit(idr)
+            return Nearest(np.concatenate([xr[keep_ref], xn[keep_neg(idn)]]),
+                           np.concatenate([yr[keep_ref], yn[keep_neg(idn)]]))  # fmt: skip
+        hidden = () if method == "logistic" else MLP_HIDDEN
+        keep = keep_kit(idx)
+        return train_network(np.concatenate([xs[keep], xn[keep_neg(idn)]]),
+                             np.concatenate([ys[keep], yn[keep_neg(idn)]]), hidden)  # fmt: skip
+
+    results: dict[str, dict[str, float]] = {m: {} for m in methods}
+    folds = {
+        "kit": [(k, kit_of == k, neg_kit == k) for k in kits],
+        "source": [(s, source_of == s, neg_source == s) for s in sorted(set(source_of))],
+    }
+    for name, fold_list in folds.items():
+        for method in methods:
+            correct = total = neg_correct = neg_total = 0
+            per_fold = []
+            for held, kit_mask, neg_mask in fold_list:
+                model = fit(method, lambda i, m=kit_mask: ~m[i], lambda i, m=neg_mask: ~m[i])
+                test = [e for e, m in zip(shipped, kit_mask, strict=True) if m]
+                pred = classify_all(model, test)
+                hits = sum(p == e.cls for p, e in zip(pred, test, strict=True))
+                correct, total = correct + hits, total + len(test)
+                per_fold.append(f"{held}:{hits}/{len(test)}")
+                held_kits = {e.group for e in test}
+                neg_test = test_negatives + [e for e in test_per_kit if e.group in held_kits]
+                neg_pred = classify_all(model, neg_test)
+                neg_correct += sum(p == "other" for p in neg_pred)
+                neg_total += len(neg_test)
+            results[method][f"{name}"] = correct / total
+            results[method][f"{name}_other"] = neg_correct / neg_total
+            print(f"{method:9s} leave-one-{name}-out {correct}/{total} ({correct / total:.3f}); "
+                  f"negatives {neg_correct}/{neg_total}; {' '.join(per_fold)}",
+                  file=sys.stderr)  # fmt: skip
+    external = external_examples()
+    for method in methods:
+        model = fit(method, lambda i: np.ones(len(i), bool), lambda i: np.ones(len(i), bool))
+        pred = classify_all(model, external)
+        drums = [i for i, e in enumerate(external) if e.cls != "other"]
+        results[method]["external"] = accuracy(pred, external)
+        results[method]["external_drums"] = float(np.mean([pred[i] == external[i].cls for i in drums]))  # fmt: skip
+        recalls = [np.mean([p == c for p, e in zip(pred, external, strict=True) if e.cls == c])
+                   for c in SAMPLE_CLASSES]  # fmt: skip
+        results[method]["external_balanced"] = float(np.mean(recalls))
+        confusion = Counter((e.cls, p) for p, e in zip(pred, external, strict=True) if p != e.cls)
+        print(f"{method} external errors: {confusion.most_common(8)}", file=sys.stderr)
+
+    n_ext = len(external)
+    n_drums = sum(e.cls != "other" for e in external)
+    print(f"\nSample classifier, 6 classes ({', '.join(SAMPLE_CLASSES)}); {len(shipped)} built-in "
+          f"one-shots in {len(kits)} kits; external set {n_ext} files ({n_drums} drum hits).")  # fmt: skip
+    header = ["method", "leave-one-kit-out", "leave-one-source-out", "negatives (other)",
+              "external, all", "external, drum hits", "external, class-balanced"]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for method in methods:
+        r = results[method]
+        cells = [r["kit"], r["source"], r["kit_other"], r["external"], r["external_drums"],
+                 r["external_balanced"]]  # fmt: skip
+        print(f"| {method} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
+
+
+def train() -> None:
+    """Train the shipped network on all 10 kits and every negative, and write it."""
+    shipped, _, negatives, _, _ = build_data()
+    xs, ys, _ = _featurize(shipped, N_AUGMENT, SEED, "shipped")
+    xn, yn, _ = _featurize(negatives, N_AUGMENT_NEGATIVE, SEED + 3, "negatives")
+    net = train_network(np.concatenate([xs, xn]), np.concatenate([ys, yn]), MLP_HIDDEN)
+    net.save(WEIGHTS_PATH)
+    print(f"wrote {WEIGHTS_PATH} ({WEIGHTS_PATH.stat().st_size / 1024:.0f} KiB)")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("compare", help="print the comparison table")
+    p.add_argument("--methods", default="analyzer,nearest,logistic,mlp")
+    sub.add_parser("train", help="train and write the shipped weights")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # small matrices: BLAS threads only contend with each other
+    if args.command == "compare":
+        compare(args.methods.split(","))
+    else:
+        train()
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # the real types for type checkers; at run time __getattr__ i
     from drummernet.model.analyzer import AnalyzerConfig
     from drummernet.model.kits import DrumKit, list_kits
     from drummernet.model.network import DrummerNet, ModelConfig
+    from drummernet.notation.beats import with_beats
+    from drummernet.notation.chart import to_chart
     from drummernet.samples.classify import classify_samples
     from drummernet.training.config import TrainConfig
     from drummernet.training.losses import LossConfig
@@ -45,6 +47,8 @@ _EXPORTS = {
     "DrumKit": "model.kits",
     "list_kits": "model.kits",
     "classify_samples": "samples.classify",
+    "to_chart": "notation.chart",
+    "with_beats": "notation.beats",
     "LossConfig": "training.losses",
     "train": "training.trainer",
     "TrainConfig": "training.config",
@@ -78,8 +82,10 @@ __all__ = [
     "load_audio",
     "load_model",
     "read_dataset",
+    "to_chart",
     "train",
     "transcribe",
+    "with_beats",
     "__version__",
 ]
 

@@ -129,9 +129,11 @@ def _set_tempo_map(midi: pretty_midi.PrettyMIDI, beats: Sequence[tuple[float, in
     # pretty_midi keeps its tempo map as (tick, seconds per tick) pairs; a file it reads gets
     # its map the same way (``_load_tempo_changes``), and ``write`` writes it out.
     periods = [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
+    # A file stores whole microseconds per quarter note: a tempo is written where that changes.
     midi._tick_scales = [
         (k * midi.resolution, period / midi.resolution)
-        for k, period in enumerate(periods + periods[-1:])
+        for k, period in enumerate(periods)
+        if k == 0 or round(period * 1e6) != round(periods[k - 1] * 1e6)
     ]
     midi._update_tick_to_time(len(times) * midi.resolution)
     bar_starts = [

@@ -31,14 +31,16 @@ import pickle
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from drummernet.audio import resample
 from drummernet.constants import SAMPLE_CLASS_OF, SAMPLE_CLASSES, component_class
+from drummernet.samples import features as features_module
 from drummernet.samples.classify import OUTPUTS, WEIGHTS_PATH, OneShotClassifier, judge
-from drummernet.samples.features import FEATURE_SR, N_FEATURES, Excerpt, features
+from drummernet.samples.features import FEATURE_SR, Excerpt, features
 from experiments.sample_data import (
     CACHE,
     SR,
@@ -80,8 +82,10 @@ def target(example: Example) -> int:
 def _featurize(examples: list[Example], copies: int, seed: int, tag: str):
     """``(X (n, N_FEATURES), y (n,), group index (n,))`` of ``copies`` augmented variants of
     every example (the first copy clean), cached by content."""
+    # the features' own source is part of the key: editing them invalidates the cache
+    code = hashlib.sha1(Path(features_module.__file__).read_bytes()).hexdigest()
     key = hashlib.sha1(
-        f"{tag}-{N_FEATURES}-{copies}-{seed}-{[e.name for e in examples]}".encode()
+        f"{tag}-{code}-{copies}-{seed}-{[e.name for e in examples]}".encode()
     ).hexdigest()[:16]
     path = CACHE / f"features-{tag}-{key}.pkl"
     if path.exists():

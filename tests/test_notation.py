@@ -225,6 +225,12 @@ def test_svg_and_pdf_render(tmp_path):
     chart = to_chart(result)
     svg = chart.write_svg(tmp_path / "c.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<svg") >= 2 and "\u2669" in svg  # tempo note
+    # verovio finds its fonts on any thread (a web server renders on a worker thread).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        on_thread = pool.submit(chart.to_svg).result()
+    assert on_thread.count("<svg") == svg.count("<svg") and "\u2669" in on_thread
     try:
         pdf = chart.write_pdf(tmp_path / "c.pdf").read_bytes()
     except ImportError:

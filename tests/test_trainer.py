@@ -183,6 +183,7 @@ def _other_value(key: str, value):
         "render_kits": ("audiophob", "fluidr3_tr808"),
         "loss.fft_sizes": (512, 128),
         "init_from": "runs/x/model.safetensors",
+        "trainable": ("gain",),
     }
     if key in choices:
         new = choices[key]
@@ -511,3 +512,17 @@ def test_usage_loss_pays_only_the_shortfall_of_each_components_peak():
     assert grad[0, 0].abs().sum() == 0  # a component above the floor gets no push
     assert grad[1, 1, 2] < 0 and grad[1, 1].abs().sum() == grad[1, 1, 2].abs()  # its peak alone
     assert grad[:, 2].abs().sum() > 0  # a silent component still has a gradient
+
+
+def test_trainable_prefixes_freeze_the_rest_of_the_analyzer(tmp_path, drum_audio_dir):
+    """Fine-tuning the output heads alone leaves every other analyzer weight as it was."""
+    heads = ("component_scores", "time_scores", "gain")
+    config = tiny_train_config(steps=2, trainable=heads)
+    torch.manual_seed(config.seed)
+    before = DrummerNet(config.model).analyzer.state_dict()  # the run's own initialisation
+    path = train(tmp_path / "run", [drum_audio_dir], config, progress=False)
+    after = DrummerNet.load(path).analyzer.state_dict()
+    changed = {name for name, p in after.items() if not torch.equal(p, before[name])}
+    assert changed and all(name.startswith(heads) for name in changed)
+    with pytest.raises(ConfigError, match="names no analyzer parameter"):
+        train(tmp_path / "run2", [drum_audio_dir], config.replace(trainable=("nope",)))

@@ -121,6 +121,13 @@ def test_an_upload_is_transcribed_as_the_api_would(client, tiny_model_file, tmp_
     assert status["notes"] == len(expected) > 0
     assert notes["classes"] == ["KD", "SD", "HH"]
     assert set(notes["defaults"]["relative"]) == {"KD", "SD", "HH"}
+    from drummernet.constants import DEFAULT_DECAY_MASK, DEFAULT_MIN_GAP, DEFAULT_ONSET_CONTRAST
+
+    assert notes["defaults"]["onset_contrast"] == DEFAULT_ONSET_CONTRAST
+    assert (notes["defaults"]["decay_mask"], notes["defaults"]["min_gap"]) == (
+        DEFAULT_DECAY_MASK,
+        DEFAULT_MIN_GAP,
+    )
 
 
 def test_note_reading_reruns_peak_picking_not_the_model(client, monkeypatch):
@@ -272,6 +279,22 @@ def test_uploads_over_the_limit_are_refused_and_removed(client):
     response = client.post("/api/jobs", params={"name": "big.wav"}, content=chunks(), headers=POST)
     assert response.status_code == 413 and "upload limit" in response.json()["error"]
     assert list(client.app.state.jobs.root.iterdir()) == []
+
+
+def test_an_upload_that_cannot_be_stored_is_a_clear_error(client, monkeypatch):
+    store = client.app.state.jobs
+    create = store.create
+
+    def create_without_a_folder(*args, **kwargs):
+        job = create(*args, **kwargs)
+        job.folder.rmdir()  # as if the temporary folder had been cleaned away
+        return job
+
+    monkeypatch.setattr(store, "create", create_without_a_folder)
+    response = upload(client, wav_bytes(), "take.wav")
+    assert response.status_code == 507
+    assert response.json()["error"].startswith("take.wav: cannot store the upload")
+    assert len(store) == 0
 
 
 def test_writes_need_the_pages_header(client):

@@ -24,7 +24,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 from drummernet.constants import COMPONENTS, GM_NOTES  # noqa: E402
 from drummernet.transcription.events import NoteEvent  # noqa: E402
 from drummernet.transcription.result import Transcription  # noqa: E402
-from drummernet.web.app import LOOPBACK_HOSTS, WebConfig  # noqa: E402
+from drummernet.web.app import WebConfig  # noqa: E402
+from drummernet.web.security import LOOPBACK_HOSTS  # noqa: E402
 from drummernet.web.server import bind, make_server, url_of  # noqa: E402
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

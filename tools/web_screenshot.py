@@ -21,7 +21,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from drummernet.web.app import LOOPBACK_HOSTS, WebConfig
+from drummernet.web.app import WebConfig
+from drummernet.web.security import LOOPBACK_HOSTS
 from drummernet.web.server import bind, make_server, url_of
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "drummernet" / "data" / "example.flac"

@@ -304,7 +304,7 @@ def track_beats(
         reason = f"pulse clarity {clarity:.2f}, below {min_clarity}"
     if reason and warn:
         warnings.warn(
-            f"no steady beat ({reason}): no tempo map, and a chart without tempo or bars",
+            f"no steady beat ({reason}): no tempo map; a chart is in free time, without tempo",
             DrummerNetWarning,
             stacklevel=2,
         )

@@ -55,9 +55,14 @@ def _portable_text(svg: str) -> str:
 
 def musicxml_pages(musicxml: bytes) -> list[str]:
     """The pages of a MusicXML document engraved by verovio, one SVG document each."""
+    from importlib.resources import files
+
     verovio = require("verovio")
     verovio.enableLog(verovio.LOG_OFF)
-    toolkit = verovio.toolkit()
+    # verovio sets its default resource path (fonts) on import, for the importing thread only;
+    # elsewhere (a web server's worker thread) it is given here.
+    toolkit = verovio.toolkit(False)
+    toolkit.setResourcePath(str(files("verovio") / "data"))
     toolkit.setOptions(VEROVIO_OPTIONS)
     if not toolkit.loadData(musicxml.decode("utf-8")):
         raise ValueError("verovio could not read the MusicXML")

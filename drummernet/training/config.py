@@ -100,6 +100,10 @@ class TrainConfig:
             :class:`~drummernet.training.teacher.NMFTeacher` built from the synthesizer's kits (0: never).
             A reference point (a warm start from an unsupervised teacher), not the method.
         teacher_weight: weight of that teacher loss.
+        trainable: names of the analyzer parameters to train, by prefix (e.g.
+            ``["component_scores", "time_scores", "gain"]``: the per-component output heads
+            alone); empty trains them all. With ``init_from``, fine-tunes part of a model and
+            keeps the rest as it was.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -134,6 +138,7 @@ class TrainConfig:
     revive_below: float = 1e-3
     teacher_steps: int = 0
     teacher_weight: float = 1.0
+    trainable: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a nested dictionary of JSON-serialisable values (tuples stay tuples)."""
@@ -290,6 +295,7 @@ def _build(data: dict[str, Any]) -> TrainConfig:
     model = ModelConfig.from_dict(data.pop("model"))
     loss = LossConfig(**data.pop("loss"))
     data["render_kits"] = tuple(data["render_kits"])
+    data["trainable"] = tuple(data["trainable"])
     return TrainConfig(model=model, loss=loss, **data)
 
 

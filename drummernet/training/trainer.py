@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from drummernet.audio import atomic_write
-from drummernet.errors import ModelLoadError, OutputError
+from drummernet.errors import ConfigError, ModelLoadError, OutputError
 from drummernet.model.analyzer import Analyzer
 from drummernet.model.network import DrummerNet
 from drummernet.training.checkpoints import checkpoint_paths, load_checkpoint, save_checkpoint
@@ -179,9 +179,16 @@ def _model_and_optimizer(
     model = DrummerNet(config.model).to(device)
     if config.init_from and not checkpoints:
         model.analyzer.load_state_dict(DrummerNet.load(config.init_from).analyzer.state_dict())
-    optimizer = torch.optim.AdamW(
-        model.analyzer.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    params = [
+        p
+        for name, p in model.analyzer.named_parameters()
+        if not config.trainable or name.startswith(tuple(config.trainable))
+    ]
+    if not params:
+        raise ConfigError(f"trainable {list(config.trainable)} names no analyzer parameter")
+    for p in set(model.analyzer.parameters()) - set(params):
+        p.requires_grad_(False)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     problems = []
     for checkpoint in reversed(checkpoints):

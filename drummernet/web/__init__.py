@@ -6,6 +6,7 @@
   a time;
 * :mod:`drummernet.web.charts`: the drum chart, when :mod:`drummernet.notation` is installed;
 * :mod:`drummernet.web.app`: the Starlette application (the HTTP API and the static page);
+* :mod:`drummernet.web.security`: what keeps other sites and other computers out;
 * :mod:`drummernet.web.server`: :func:`~drummernet.web.server.serve`, the app on uvicorn;
 * ``static/``: the page itself, plain HTML, JavaScript and CSS with nothing fetched from
   elsewhere, so it works offline.

@@ -16,9 +16,7 @@
 ``<reading>`` is :meth:`~drummernet.web.reading.NoteSettings.from_query`. The client never names
 a file or folder: jobs are found by id, kits and models by name among those listed, and the
 upload is streamed to a file the server names, so a request can neither read nor write
-anywhere else. POST and DELETE need the header ``X-Drummernet: 1``, which a page on another site
-cannot send without a CORS preflight that this app never grants; with ``allowed_hosts`` only
-requests addressed to those host names are served (no DNS rebinding).
+anywhere else. Requests from other sites are kept out by :mod:`drummernet.web.security`.
 """
 
 from __future__ import annotations
@@ -32,19 +30,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drummernet import __version__
 from drummernet.audio import AUDIO_EXTENSIONS, audio_info
@@ -62,8 +56,13 @@ from drummernet.transcription.result import Transcription
 from drummernet.web.charts import CHART_FORMATS, chart_formats, render_chart
 from drummernet.web.jobs import Job, JobRunner, JobStore, Models, run_job, source_modes
 from drummernet.web.reading import NoteSettings, class_defaults, drum_classes
+from drummernet.web.security import CSRF_HEADER, attachment, from_the_page, middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: The note-reading options the page shows as numbers, with their defaults.
+DEFAULT_READING = NoteSettings()
+READING_OPTIONS: tuple[str, ...] = ("onset_contrast", "decay_mask", "min_gap")
 
 #: Sample rate of the one-shots the page plays and of WAV downloads (the built-in kits' own).
 PLAYBACK_RATE = 44100
@@ -82,19 +81,6 @@ NOTE_FORMATS: dict[str, str] = {
 
 #: Charts kept, per job and reading: the page asks again for the one it shows with each download.
 CHART_CACHE = 8
-
-#: The header POST and DELETE requests must carry (see the module docstring).
-CSRF_HEADER = "x-drummernet"
-
-#: Host names a server bound to the loopback interface answers to.
-LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-#: Content security policy of every response: the page loads nothing from elsewhere.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
 
 
 @dataclass(frozen=True)
@@ -123,35 +109,6 @@ class _UploadTooLarge(Exception):
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def _attachment(filename: str) -> str:
-    """A Content-Disposition header for ``filename`` (an ASCII fallback plus the UTF-8 name)."""
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-
-
-class _SecurityHeaders:
-    """Adds the content security policy and ``nosniff`` to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(config: WebConfig | None = None) -> Starlette:
@@ -218,7 +175,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
     # ----------------------------------------------------------------------------- upload
 
     async def create_job(request: Request) -> Response:
-        if request.headers.get(CSRF_HEADER) != "1":
+        if not from_the_page(request):
             return _error(403, f"missing header {CSRF_HEADER}")
         params = request.query_params
         model = params.get("model") or models.default
@@ -254,9 +211,15 @@ def create_app(config: WebConfig | None = None) -> Starlette:
         except AudioError as error:
             store().remove(job.id)
             return _error(415, job.tell(str(error)))
-        except (ClientDisconnect, asyncio.CancelledError):
+        except ClientDisconnect:  # the page went away mid-upload: nobody reads an answer
+            store().remove(job.id)
+            return Response(status_code=400)
+        except asyncio.CancelledError:
             store().remove(job.id)
             raise
+        except OSError as error:  # the server's disk is full or its temporary folder went away
+            store().remove(job.id)
+            return _error(507, f"{job.name}: cannot store the upload ({error.strerror})")
         job.audio_seconds = info.frames / info.sample_rate
         job.state = "queued"
         runner().submit(run_job, job, models)
@@ -269,10 +232,13 @@ def create_app(config: WebConfig | None = None) -> Starlette:
         return JSONResponse(job.status()) if job else _error(404, "no such job")
 
     async def delete_job(request: Request) -> Response:
-        if request.headers.get(CSRF_HEADER) != "1":
+        if not from_the_page(request):
             return _error(403, f"missing header {CSRF_HEADER}")
-        if not store().remove(request.path_params["job"]):
+        job_id = request.path_params["job"]
+        if not store().remove(job_id):
             return _error(404, "no such job")
+        for key in [key for key in charts if key[0] == job_id]:
+            del charts[key]
         return Response(status_code=204)
 
     async def read(request: Request) -> tuple[Job, NoteSettings, Transcription] | Response:
@@ -308,6 +274,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
                 "defaults": {
                     "threshold": job.defaults.threshold,
                     "relative": class_defaults(job.defaults, result.components),
+                    **{key: getattr(DEFAULT_READING, key) for key in READING_OPTIONS},
                 },
                 "events": {
                     "time": [round(e.time, 4) for e in result.events],
@@ -337,7 +304,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
         job, settings, result = found
         suffix = CHART_FORMATS[fmt].suffix if fmt in CHART_FORMATS else fmt
         filename = f"{Path(job.name).stem}.{suffix}"
-        headers = {"content-disposition": _attachment(filename)}
+        headers = {"content-disposition": attachment(filename)}
         if fmt == "wav":
             path = job.folder / f"render-{secrets.token_hex(8)}.wav"
             # On the job thread: a render of an hour is as large as a transcription.
@@ -420,10 +387,7 @@ def create_app(config: WebConfig | None = None) -> Starlette:
         Route("/api/kits/{kit}/{code}", kit_shot),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    middleware = [Middleware(_SecurityHeaders)]
-    if config.allowed_hosts is not None:
-        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts))
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return Starlette(routes=routes, middleware=middleware(config.allowed_hosts), lifespan=lifespan)
 
 
 def _preload(models: Models) -> None:

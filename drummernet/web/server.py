@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -14,23 +13,14 @@ import uvicorn
 
 from drummernet.constants import DEFAULT_MAX_UPLOAD_MB, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT
 from drummernet.errors import DrummerNetError
-from drummernet.web.app import LOOPBACK_HOSTS, WebConfig, create_app
+from drummernet.web.app import WebConfig, create_app
+from drummernet.web.security import LOOPBACK_HOSTS, is_loopback
 
 log = logging.getLogger("drummernet")
 
 
 class ServeError(DrummerNetError, OSError):
     """The server cannot start: the address is in use or cannot be bound."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this computer only (``localhost``, 127.x, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -238,8 +238,9 @@ async function select(entry) {
 }
 
 function defaultSettings(notes) {
-  return { relative: { ...notes.defaults.relative }, threshold: notes.defaults.threshold,
-    onset_contrast: 1, decay_mask: 0.06, min_gap: 0.03 };
+  const d = notes.defaults;
+  return { relative: { ...d.relative }, threshold: d.threshold,
+    onset_contrast: d.onset_contrast, decay_mask: d.decay_mask, min_gap: d.min_gap };
 }
 
 function readingQuery(entry) {

@@ -102,6 +102,47 @@ def _peak_picking(args: argparse.Namespace) -> dict:
     }
 
 
+def _add_source(p: argparse.ArgumentParser) -> None:
+    """The options that say whether an input is a drum stem or a full mix (shared by transcribe
+    and evaluate)."""
+    from drummernet.constants import DEFAULT_MIX_THRESHOLD, DEFAULT_SOURCE, SEPARATORS, SOURCES
+
+    p.add_argument(
+        "--source", choices=SOURCES, default=DEFAULT_SOURCE,
+        help="drums: a drum stem, analysed as it is; mix: a full song, whose drums are brought "
+        "forward first; auto: decided per input from how its pitched content changes "
+        "(default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--separate", choices=SEPARATORS, default=None,
+        help="how a mix's drums are brought forward: hpss (built in, the default) or demucs "
+        "(needs the demucs package and its weights already downloaded); naming one treats "
+        "every input as a mix",
+    )  # fmt: skip
+    p.add_argument(
+        "--mix-threshold", type=float, default=DEFAULT_MIX_THRESHOLD, metavar="X",
+        help="--source auto takes an input for a mix when its pitch-change score reaches X "
+        "(default: %(default)s)",
+    )  # fmt: skip
+
+
+def _check_source(args: argparse.Namespace) -> None:
+    """One-line errors for contradictory source options, and a missing demucs, up front."""
+    if args.separate and args.source == "drums":
+        raise CliError("--separate separates a mix; it cannot go with --source drums", EXIT_USAGE)
+    if not args.mix_threshold > 0:
+        raise CliError("--mix-threshold must be positive", EXIT_USAGE)
+    if args.separate == "demucs":
+        from drummernet.transcription.separation import check_demucs
+
+        check_demucs()
+
+
+def _source_options(args: argparse.Namespace) -> dict:
+    """The source keyword arguments of :func:`drummernet.transcribe` from the options."""
+    return {"source": args.source, "separate": args.separate, "mix_threshold": args.mix_threshold}
+
+
 def _add_transcribe(sub) -> None:
     from drummernet.constants import DEFAULT_FORMATS, OUTPUT_FORMATS
 
@@ -153,6 +194,7 @@ def _add_transcribe(sub) -> None:
         "one-shots (default: the default kit)",
     )  # fmt: skip
     _add_peak_picking(p)
+    _add_source(p)
     p.add_argument("--print", dest="print_notes", action="store_true", help="list the notes")
     p.add_argument(
         "--plot", action="store_true",
@@ -182,6 +224,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             if unknown else "--format: nothing to write", EXIT_USAGE,
         )  # fmt: skip
     _check_peak_picking(args)
+    _check_source(args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -266,7 +309,10 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = transcribe(file, model=model, **_peak_picking(args))
+                result = transcribe(
+                    file, model=model, **_peak_picking(args), **_source_options(args)
+                )
+                decision = result.source_decision
                 # The MIDI tempo map, the JSON beats, the chart's bars; a missing beat is worth
                 # a warning only where it shows: a chart or quantised notes.
                 charted = args.quantize or bool({"musicxml", "svg", "pdf"} & set(formats))
@@ -282,6 +328,12 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             failed += 1
             continue
         show_warnings(caught)
+        if decision is not None and decision.requested == "auto" and decision.source == "mix":
+            tqdm.write(
+                f"drummernet: {file}: a full mix (pitch change {decision.pitch_change:.3f}); its "
+                f"drums were brought forward by {decision.separator} (--source drums to skip)",
+                file=sys.stderr,
+            )
         try:
             _write_outputs(result, outputs, kit, args.overwrite)
         except OutputExistsError as clash:  # another process wrote it since the check above
@@ -473,6 +525,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--device", help="torch device")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_peak_picking(p)
+    _add_source(p)
     p.set_defaults(handler=_cmd_evaluate)
 
 
@@ -483,6 +536,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from drummernet.evaluation.scoring import System, evaluate
 
     _check_peak_picking(args)
+    _check_source(args)
     if not args.window > 0:
         raise CliError("--window must be positive", EXIT_USAGE)
     if args.json and Path(args.json).exists() and not args.overwrite:
@@ -502,7 +556,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from drummernet.transcription.inference import load_model
 
         model = load_model(args.model, device=args.device)
-        system = transcription_system(model, **_peak_picking(args))
+        system = transcription_system(model, **_peak_picking(args), **_source_options(args))
     result = evaluate(system, tracks, window=args.window, progress=not args.no_progress)
     print(result.table())
     if args.json:

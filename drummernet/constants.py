@@ -282,6 +282,57 @@ DEFAULT_OVERLAP_SECONDS = 1.0
 #: Chunks analysed per forward pass.
 DEFAULT_BATCH_SIZE = 4
 
+# --------------------------------------------------------------------------------------------
+# Full mixes (``drummernet.transcription.source`` and ``.separation``), shared by
+# ``drummernet.transcribe(source=..., separate=...)`` and ``drummernet transcribe --source
+# --separate``.
+
+#: What an input is: ``"drums"`` (a drum stem, analysed as it is), ``"mix"`` (a full song: the
+#: drums are brought forward first) or ``"auto"`` (decided from the audio), the default.
+SOURCES: tuple[str, ...] = ("auto", "drums", "mix")
+DEFAULT_SOURCE = "auto"
+
+#: How the drums of a mix are brought forward: ``"hpss"`` (built in, the default) or ``"demucs"``
+#: (the ``demucs`` package's drum source, if it is installed with its weights cached).
+SEPARATORS: tuple[str, ...] = ("hpss", "demucs")
+DEFAULT_SEPARATOR = "hpss"
+
+#: The demucs model ``separate="demucs"`` uses.
+DEFAULT_DEMUCS_MODEL = "htdemucs"
+
+#: HPSS of a mix: a time-frequency bin is kept when its percussive estimate (a median over
+#: :data:`DEFAULT_HPSS_FREQ_KERNEL_HZ`) is well above its harmonic one (a median over
+#: :data:`DEFAULT_HPSS_TIME_KERNEL_SECONDS`), with the soft mask ``P^2 / (P^2 + (margin H)^2)``.
+#: A margin of 1 splits the energy between the two; higher removes more of the band and more
+#: of the drums' ringing.
+DEFAULT_HPSS_MARGIN = 3.0
+
+#: ... the harmonic median's length: a held note is longer than half of it, a drum's body
+#: (a kick's or tom's ring, 0.1-0.4 s) shorter, so the drums stay whole.
+DEFAULT_HPSS_TIME_KERNEL_SECONDS = 1.0
+
+#: ... the percussive median's width: a stroke is broadband over it, a note's partial is not.
+DEFAULT_HPSS_FREQ_KERNEL_HZ = 480.0
+
+#: ... the STFT: a window of about this many seconds (a power of two in samples: 1024 at the
+#: model's 16 kHz), hopped by this fraction of it.
+DEFAULT_HPSS_FFT_SECONDS = 0.064
+DEFAULT_HPSS_HOP_FRACTION = 0.25
+
+#: Input detection: a recording is a mix when its pitch-class content keeps changing (chords,
+#: a bass line, a melody), which drums alone don't do: their tuned sounds repeat. The score
+#: (:func:`drummernet.transcription.source.pitch_change`) is measured on an excerpt of at most
+#: :data:`DEFAULT_DETECT_SECONDS`, in :data:`DEFAULT_DETECT_PIECES` pieces spread over the file.
+#: 0.07 lies between the highest real drum recording measured (0.043, a jazz ride loop) and the
+#: lowest real mix (0.095), a little nearer the mixes: forcing the mix front end on a stem costs
+#: more than missing it on a mix whose band is that faint.
+DEFAULT_MIX_THRESHOLD = 0.07
+DEFAULT_DETECT_SECONDS = 24.0
+DEFAULT_DETECT_PIECES = 4
+
+#: ... compared over blocks of this many seconds, each with the block two later.
+DEFAULT_DETECT_BLOCK_SECONDS = 1.0
+
 #: Output formats of ``drummernet transcribe`` and the default one.
 OUTPUT_FORMATS: tuple[str, ...] = ("mid", "json", "csv", "wav", "musicxml", "svg", "pdf")
 DEFAULT_FORMATS: tuple[str, ...] = ("mid",)

@@ -49,6 +49,10 @@ class OutputExistsError(OutputError, FileExistsError):
     """An output file that exists, where replacing it was not asked for."""
 
 
+class SeparatorError(DrummerNetError, RuntimeError):
+    """An external source separator (demucs) that is not installed or has no cached weights."""
+
+
 class DrummerNetWarning(UserWarning):
     """Something the user should know about a result: silent or band-limited input, a note
     setting out of range. The CLI prints these as ``drummernet: warning: ...``."""

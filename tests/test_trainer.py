@@ -184,6 +184,7 @@ def _other_value(key: str, value):
         "loss.fft_sizes": (512, 128),
         "init_from": "runs/x/model.safetensors",
         "trainable": ("gain",),
+        "trainable_components": ("KD",),
     }
     if key in choices:
         new = choices[key]
@@ -526,3 +527,21 @@ def test_trainable_prefixes_freeze_the_rest_of_the_analyzer(tmp_path, drum_audio
     assert changed and all(name.startswith(heads) for name in changed)
     with pytest.raises(ConfigError, match="names no analyzer parameter"):
         train(tmp_path / "run2", [drum_audio_dir], config.replace(trainable=("nope",)))
+
+
+def test_trainable_components_leave_the_other_rows_exactly_as_they_were(tmp_path, drum_audio_dir):
+    heads = ("component_scores", "time_scores", "gain")
+    start = tiny_train_config(steps=2)
+    first = train(tmp_path / "start", [drum_audio_dir], start, progress=False)
+    config = tiny_train_config(
+        steps=2, trainable=heads, trainable_components=(TINY_COMPONENTS[0],), weight_decay=0.0
+    ).replace(init_from=str(first))
+    path = train(tmp_path / "run", [drum_audio_dir], config, progress=False)
+    before = DrummerNet.load(first).analyzer.state_dict()
+    after = DrummerNet.load(path).analyzer.state_dict()
+    for name, value in after.items():
+        if name.startswith(heads):
+            assert torch.equal(value[1:], before[name][1:]), name  # other components' rows
+        else:
+            assert torch.equal(value, before[name]), name
+    assert any(not torch.equal(after[n][0], before[n][0]) for n in after if n.startswith(heads))

@@ -322,7 +322,7 @@ def test_no_client_path_reaches_the_file_system(client, path):
 
 def test_unknown_names_are_refused(client):
     assert upload(client, wav_bytes(), model="/etc/passwd").status_code == 400
-    assert upload(client, wav_bytes(), source="mix").status_code == 400  # no full-mix mode yet
+    assert upload(client, wav_bytes(), source="karaoke").status_code == 400  # not a mode
     job_id = transcribed(client)
     assert client.get(f"/api/jobs/{job_id}/download/exe").status_code == 404
     response = client.get(f"/api/jobs/{job_id}/download/wav", params={"kit": "/tmp"})
@@ -445,17 +445,17 @@ def test_the_chart_appears_only_when_notation_is_installed(client, monkeypatch):
     )
 
 
-def test_input_modes_appear_when_transcribe_takes_a_source(client, monkeypatch):
-    assert client.get("/api/info").json()["source_modes"] == []
+def test_the_input_mode_reaches_transcribe(client, monkeypatch):
+    """The page offers transcribe's input modes, and the chosen one is the one transcribed."""
+    assert client.get("/api/info").json()["source_modes"] == ["auto", "drums", "mix"]
     seen = []
     real = web_jobs.transcribe
 
-    def with_source(audio, sr=None, model=None, device=None, *, source="auto", **kwargs):
+    def spy(audio, sr=None, model=None, device=None, *, source="auto", **kwargs):
         seen.append(source)
-        return real(audio, sr, model, device, **kwargs)
+        return real(audio, sr, model, device, source=source, **kwargs)
 
-    monkeypatch.setattr(web_jobs, "transcribe", with_source)
-    assert client.get("/api/info").json()["source_modes"] == ["auto", "drums", "mix"]
+    monkeypatch.setattr(web_jobs, "transcribe", spy)
     response = upload(client, wav_bytes(), source="mix")
     assert wait(client, response.json()["id"])["state"] == "done" and seen == ["mix"]
 

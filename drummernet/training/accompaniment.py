@@ -182,7 +182,7 @@ def _envelope(samples: int, sr: int, attack: float, release: float) -> np.ndarra
     """Linear attack over ``attack`` seconds and release over the last ``release`` seconds."""
     env = np.ones(samples)
     a, r = max(1, int(attack * sr)), max(1, int(release * sr))
-    env[:a] *= np.linspace(0.0, 1.0, a)[: samples]
+    env[:a] *= np.linspace(0.0, 1.0, a)[:samples]
     env[-r:] *= np.linspace(1.0, 0.0, r)[-samples:]
     return env
 

@@ -104,6 +104,9 @@ class TrainConfig:
             ``["component_scores", "time_scores", "gain"]``: the per-component output heads
             alone); empty trains them all. With ``init_from``, fine-tunes part of a model and
             keeps the rest as it was.
+        trainable_components: with it, the output heads learn only these components' rows
+            (e.g. the cymbals'): every other component's activations stay exactly as
+            ``init_from`` made them (set ``weight_decay`` to 0 for that). Empty: every row.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -139,6 +142,7 @@ class TrainConfig:
     teacher_steps: int = 0
     teacher_weight: float = 1.0
     trainable: tuple[str, ...] = ()
+    trainable_components: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a nested dictionary of JSON-serialisable values (tuples stay tuples)."""
@@ -296,6 +300,7 @@ def _build(data: dict[str, Any]) -> TrainConfig:
     loss = LossConfig(**data.pop("loss"))
     data["render_kits"] = tuple(data["render_kits"])
     data["trainable"] = tuple(data["trainable"])
+    data["trainable_components"] = tuple(data["trainable_components"])
     return TrainConfig(model=model, loss=loss, **data)
 
 

@@ -188,6 +188,8 @@ def _model_and_optimizer(
         raise ConfigError(f"trainable {list(config.trainable)} names no analyzer parameter")
     for p in set(model.analyzer.parameters()) - set(params):
         p.requires_grad_(False)
+    if config.trainable_components:
+        _train_only_rows(model, config.trainable_components)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     problems = []
@@ -210,6 +212,22 @@ def _model_and_optimizer(
     if problems:
         raise ModelLoadError(f"no readable checkpoint to resume from; the newest: {problems[0]}")
     return model, optimizer, scheduler, 0, None
+
+
+def _train_only_rows(model: DrummerNet, components: Sequence[str]) -> None:
+    """Mask the output heads' gradients to the rows of ``components`` (the rest stay fixed)."""
+    unknown = [c for c in components if c not in model.components]
+    if unknown:
+        raise ConfigError(f"trainable_components: {unknown} are not components of this model")
+    keep = torch.zeros(len(model.components) + 1, dtype=torch.bool)  # + the "no hit" row
+    keep[[model.components.index(c) for c in components]] = True
+    analyzer = model.analyzer
+    for head in (analyzer.component_scores, analyzer.time_scores, analyzer.gain):
+        for param in (head.weight, head.bias):
+            if param is not None and param.requires_grad:
+                mask = keep[: param.shape[0]].to(param.device)
+                mask = mask.view(-1, *([1] * (param.dim() - 1))).to(param.dtype)
+                param.register_hook(lambda grad, mask=mask: grad * mask)
 
 
 def _train_step(run: _Run, batch: Any, step: int) -> _Step:

@@ -34,9 +34,11 @@ from drummernet.constants import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_DECAY_MASK,
     DEFAULT_MIN_GAP,
+    DEFAULT_MIX_THRESHOLD,
     DEFAULT_ONSET_CONTRAST,
     DEFAULT_OVERLAP_SECONDS,
     DEFAULT_RELATIVE_THRESHOLD,
+    DEFAULT_SOURCE,
     DEFAULT_THRESHOLD,
 )
 from drummernet.dsp import loudness_gain
@@ -44,6 +46,7 @@ from drummernet.errors import DrummerNetWarning, ModelLoadError
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.events import activations_to_events, merge_voices
 from drummernet.transcription.result import Transcription
+from drummernet.transcription.source import check_source, prepare_source
 
 #: The model shipped with the package (trained by ``experiments/``). Without it, loading the
 #: default model is a :class:`~drummernet.errors.ModelLoadError`.
@@ -256,11 +259,16 @@ def transcribe(
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
+    source: str = DEFAULT_SOURCE,
+    separate: str | None = None,
+    mix_threshold: float = DEFAULT_MIX_THRESHOLD,
 ) -> Transcription:
-    """Transcribe a drum recording.
+    """Transcribe a drum recording, or the drums of a full mix.
 
     The recording is read, mixed to mono and resampled to the model's rate
-    (:func:`drummernet.audio.load_input`), scaled to the training loudness
+    (:func:`drummernet.audio.load_input`); a full mix (given as one, or detected) has its drums
+    brought forward (:func:`~drummernet.transcription.source.prepare_source`); then it is scaled
+    to the training loudness
     (:func:`drummernet.dsp.loudness_gain`), analysed (:func:`analyze_audio`) and its activations
     read as notes (:func:`~drummernet.transcription.events.activations_to_events`).
 
@@ -283,9 +291,19 @@ def transcribe(
         onset_contrast: hits must also reach this multiple of their component's level over the
             preceding :data:`~drummernet.constants.DEFAULT_CONTRAST_WINDOW` seconds (0 disables).
         chunk_seconds, overlap_seconds, batch_size, workers: see :func:`analyze_audio`.
+        source: ``"drums"`` (a drum stem, analysed as it is), ``"mix"`` (a full song) or
+            ``"auto"`` (decided from the audio by
+            :func:`~drummernet.transcription.source.detect_source`); see
+            :data:`~drummernet.constants.SOURCES`.
+        separate: how a mix's drums are brought forward: ``None`` or ``"hpss"`` (built in),
+            ``"demucs"`` (needs the ``demucs`` package and its cached weights). Naming one says
+            the input is a mix, so ``source="auto"`` skips the detection.
+        mix_threshold: the detection's threshold
+            (:data:`~drummernet.constants.DEFAULT_MIX_THRESHOLD`).
 
     Returns:
-        the transcription; its velocities refer to the loudness-normalised recording.
+        the transcription; its velocities refer to the loudness-normalised recording (of the
+        separated drums, for a mix); ``source_decision`` says what the input was taken for.
 
     Raises:
         AudioError: unreadable, empty, truncated, non-finite or shorter than
@@ -296,15 +314,19 @@ def transcribe(
             :data:`~drummernet.constants.MAX_SAMPLE_RATE`.
         ModelLoadError: ``model`` names an unusable file, or it is ``None`` and the shipped
             model is missing or unusable.
+        ValueError: an unknown ``source`` or ``separate``, or ``separate`` with
+            ``source="drums"``.
+        SeparatorError: ``separate="demucs"`` without demucs or its cached weights.
 
     Warns:
         DrummerNetWarning: the recording is silent (no notes), or sampled below the model's rate
             (its upper band is missing).
     """
+    check_source(source, separate)
     net = resolve_model(model, device)
     rate = net.sample_rate
-    source = str(audio) if isinstance(audio, (str, os.PathLike)) else None
-    name = source or "audio"
+    path = str(audio) if isinstance(audio, (str, os.PathLike)) else None
+    name = path or "audio"
     samples, file_sr = load_input(audio, sr, rate)
     duration = len(samples) / rate
     if file_sr < rate:
@@ -315,6 +337,9 @@ def transcribe(
             stacklevel=2,
         )
 
+    samples, decision = prepare_source(
+        samples, rate, source, separate, threshold=mix_threshold, device=device
+    )
     frame_rate = rate / net.hop_length
     frames = max(1, math.ceil(len(samples) / net.hop_length))
     gain = loudness_gain(samples, rate)
@@ -322,7 +347,10 @@ def transcribe(
         warnings.warn(f"{name}: audio is silent; no notes", DrummerNetWarning, stacklevel=2)
         silent = np.zeros((len(net.components), frames), dtype=np.float32)
         activations, components = merge_voices(silent, net.components)
-        return Transcription([], activations, frame_rate, components, duration, source, 1.0)
+        return Transcription(
+            [], activations, frame_rate, components, duration, path, 1.0,
+            source_decision=decision,
+        )  # fmt: skip
 
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
@@ -343,7 +371,10 @@ def transcribe(
         onset_contrast=onset_contrast,
         analysis_window=net.window_seconds,
     )
-    return Transcription(events, activations, frame_rate, components, duration, source, gain)
+    return Transcription(
+        events, activations, frame_rate, components, duration, path, gain,
+        source_decision=decision,
+    )  # fmt: skip
 
 
 def model_threshold(model: DrummerNet) -> float:

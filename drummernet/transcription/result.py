@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pretty_midi
 
     from drummernet.model.kits import DrumKit
+    from drummernet.transcription.source import SourceDecision
 
 #: Columns of :meth:`Transcription.write_csv`.
 CSV_COLUMNS: tuple[str, ...] = ("time", "component", "note", "velocity")
@@ -64,6 +65,9 @@ class Transcription:
         beats: the beat grid, once tracked (``drummernet.notation.track_beats``); ``()`` when
             the music has no steady beat, ``None`` when none was tracked. The MIDI tempo map,
             the JSON ``"beats"`` and :attr:`tempo` follow it.
+        source_decision: what :func:`~drummernet.transcription.inference.transcribe` took the
+            recording for (a drum stem or a full mix, detected or given) and how a mix's drums
+            were brought forward; ``None`` when not transcribed here (read back from a file).
     """
 
     events: list[NoteEvent]
@@ -74,6 +78,7 @@ class Transcription:
     source: str | None = None
     gain: float = 1.0
     beats: tuple[Beat, ...] | None = None
+    source_decision: SourceDecision | None = None
     _tempo: float | None = field(default=None, init=False, repr=False, compare=False)
     _tempo_done: bool = field(default=False, init=False, repr=False, compare=False)
 

@@ -52,3 +52,16 @@ def test_errors_share_one_base():
             and value.__module__ == errors.__name__
         ):
             assert issubclass(value, drummernet.DrummerNetError), name
+
+
+def test_loading_the_model_stays_off_torchs_compiler():
+    """The load-time shape check builds the analyzer on the meta device; nothing in that build
+    may pull in ``torch._dynamo`` (about a second added to every command)."""
+    code = (
+        "import sys\n"
+        "from drummernet.transcription.inference import load_model\n"
+        "load_model()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -139,7 +139,10 @@ class LogMelFrontend(nn.Module):
         self.window: torch.Tensor
         mel = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, 20.0)
         self.register_buffer("mel", torch.from_numpy(mel), persistent=False)
-        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        # An explicit device: built under torch.device("meta") (the load-time shape check), the
+        # window would go through torch's decompositions and import torch._dynamo (about 1 s).
+        window = torch.hann_window(config.n_fft, device="cpu")
+        self.register_buffer("window", window, persistent=False)
         self.out_channels = config.n_mels
 
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:

@@ -124,8 +124,8 @@ def synthetic_eval_tracks(
     import numpy as np
     import soundfile as sf
 
-    from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
-    from drummernet.midi import DrumNote, drum_midi
+    from drummernet.constants import SAMPLE_RATE
+    from drummernet.midi import drum_midi
     from drummernet.model.kits import DrumKit, list_kits
     from drummernet.training.grooves import procedural_groove
     from drummernet.training.performances import groove_midi_files, read_drum_midi
@@ -148,11 +148,7 @@ def synthetic_eval_tracks(
             perf = procedural_groove(rng, seconds)
         audio = render(perf, kits, rng, sr=sr, augment=True)
         sf.write(folder / f"synth{i:02d}.wav", audio, sr)
-        notes = (
-            DrumNote(float(t), GM_NOTES[COMPONENTS[c]], int(v))
-            for t, c, v in zip(perf.times, perf.components, perf.velocities, strict=True)
-        )
-        drum_midi(notes, note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
+        drum_midi(perf.drum_notes(), note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
     return folder
 
 

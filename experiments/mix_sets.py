@@ -21,7 +21,6 @@ Sets are rendered once and reused. Without the Groove MIDI Dataset, procedural g
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from experiments.__main__ import data_root
+
 #: The General MIDI SoundFont the ``mix_sf`` set is rendered with (Debian: fluid-soundfont-gm).
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
@@ -37,10 +38,6 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 ACCOMPANIMENT_DB = (0.0, 10.0)
 
 SETS = ("stems", "mix_synth", "mix_sf")
-
-
-def data_root() -> Path:
-    return Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))
 
 
 def _rms(x: np.ndarray) -> float:
@@ -81,8 +78,8 @@ def mix_sets(workdir: Path, count: int = 12, seconds: float = 30.0, seed: int = 
     """Render the three sets under ``workdir/mixes_{count}x{seconds}`` once; return that folder."""
     import pretty_midi
 
-    from drummernet.constants import COMPONENTS, GM_NOTES, SAMPLE_RATE
-    from drummernet.midi import DrumNote, drum_midi
+    from drummernet.constants import COMPONENTS, SAMPLE_RATE
+    from drummernet.midi import drum_midi
     from drummernet.model.kits import DrumKit, list_kits
     from drummernet.training.accompaniment import accompaniment_notes, synthesize_notes
     from drummernet.training.grooves import procedural_groove
@@ -120,15 +117,7 @@ def mix_sets(workdir: Path, count: int = 12, seconds: float = 30.0, seed: int = 
         bands = {"mix_synth": synthesize_notes(notes, seconds, rng, sr)}
         if with_sf:
             bands["mix_sf"] = render_soundfont(notes, seconds, sr)
-        reference = drum_midi(
-            (
-                DrumNote(float(t), GM_NOTES[COMPONENTS[c]], int(v))
-                for t, c, v in zip(
-                    performance.times, performance.components, performance.velocities, strict=True
-                )
-            ),
-            note_duration=0.05,
-        )
+        reference = drum_midi(performance.drum_notes(), note_duration=0.05)
         for name in wanted:
             audio = drums.copy()
             if name in bands:

@@ -511,3 +511,15 @@ def test_clean_target_items_pair_the_input_with_its_dry_mix_at_one_loudness(kits
     assert all(item.shape == (2, SR // 2) for item in items)
     assert any(torch.equal(item[0], item[1]) for item in items)
     assert any(not torch.equal(item[0], item[1]) for item in items)
+
+
+def test_drum_notes_are_the_performance_as_general_midi():
+    from drummernet.constants import GM_NOTES
+    from drummernet.midi import DrumNote
+
+    kd, crash = COMPONENTS.index("KD"), COMPONENTS.index("CY_CRC")
+    perf = Performance([0.5, 1.25], [kd, crash], [100, 64], 2.0)
+    assert perf.drum_notes() == [
+        DrumNote(0.5, GM_NOTES["KD"], 100),
+        DrumNote(1.25, GM_NOTES["CY_CRC"], 64),
+    ]

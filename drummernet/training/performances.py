@@ -17,8 +17,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from drummernet.constants import COMPONENTS, GM_TO_RENDERED_COMPONENT, GM_TO_VOICE, VOICE_CODES
-from drummernet.midi import read_drum_notes
+from drummernet.constants import (
+    COMPONENTS,
+    GM_NOTES,
+    GM_TO_RENDERED_COMPONENT,
+    GM_TO_VOICE,
+    VOICE_CODES,
+)
+from drummernet.midi import DrumNote, read_drum_notes
 
 #: Index of every component code in :data:`~drummernet.constants.COMPONENTS`.
 COMPONENT_INDEX: dict[str, int] = {code: i for i, code in enumerate(COMPONENTS)}
@@ -76,6 +82,14 @@ class Performance:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def drum_notes(self) -> list[DrumNote]:
+        """The hits as General MIDI drum notes (each component's :data:`GM_NOTES` note), the
+        exact reference of audio rendered from this performance."""
+        return [
+            DrumNote(float(t), GM_NOTES[COMPONENTS[c]], int(v))
+            for t, c, v in zip(self.times, self.components, self.velocities, strict=True)
+        ]
 
     def crop(self, start: float, end: float) -> Performance:
         """The hits in ``[start, end)``, with times relative to ``start``; duration ``end - start``."""

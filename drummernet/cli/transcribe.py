@@ -25,7 +25,7 @@ def add_transcribe(sub) -> None:
 
     p = sub.add_parser(
         "transcribe",
-        help="transcribe drum audio to MIDI (and JSON, CSV, resynthesised WAV)",
+        help="transcribe drum audio to MIDI (and JSON, CSV, resynthesised WAV, drum charts)",
         description=(
             "Transcribe drum recordings to General MIDI drum files. Each INPUT writes "
             "OUTDIR/<input name>.<format> for every format asked for. Existing outputs are never "

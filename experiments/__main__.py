@@ -111,12 +111,23 @@ def experiment_config(
 
 
 def synthetic_eval_tracks(
-    folder: Path, count: int = 8, seconds: float = 20.0, sr: int | None = None
+    folder: Path,
+    count: int = 8,
+    seconds: float = 20.0,
+    sr: int | None = None,
+    split: str = "validation",
+    seed: int = 1234,
+    kits: Sequence[str] | None = None,
 ) -> Path:
     """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
     has its upper band). A set at another rate than the package's lives in ``folder`` with
     ``_<sr>`` appended to its name.
+
+    The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
+    calibration of note thresholds (``experiments.calibrate``) renders the validation split with
+    the default seed, so a set that scores a calibrated model must use other performances (the
+    benchmark's is the test split).
 
     Returns:
         the folder holding the set.
@@ -137,16 +148,16 @@ def synthetic_eval_tracks(
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1234)
+    rng = np.random.default_rng(seed)
     gmd = data_root() / "gmd" / "groove"
-    midi = groove_midi_files(gmd, split="validation") if gmd.is_dir() else []
-    kits = [DrumKit.load(k) for k in list_kits()]
+    midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
+    kit_set = [DrumKit.load(k) for k in (kits or list_kits())]
     for i in range(count):
         if midi:
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)
         else:
             perf = procedural_groove(rng, seconds)
-        audio = render(perf, kits, rng, sr=sr, augment=True)
+        audio = render(perf, kit_set, rng, sr=sr, augment=True)
         sf.write(folder / f"synth{i:02d}.wav", audio, sr)
         drum_midi(perf.drum_notes(), note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
     return folder

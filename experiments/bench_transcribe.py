@@ -7,6 +7,9 @@ then, in a fresh subprocess per length so that peak RSS means something:
 * **drummernet**: loads the model (default ``ModelConfig``; untrained weights time the same as
   trained ones), streams the file to 16 kHz mono (``read``), then times the compute alone
   (``compute``: loudness, chunked batched analysis, peak picking);
+* **drummernet --adapt**: the same with per-recording adaptation
+  (:mod:`drummernet.transcription.adapt`) between analysis and peak picking; the kit's
+  templates are made with the model, before timing;
 * **band-wise baseline** (:func:`drummernet.evaluation.baselines.bandwise_onsets`) on the same
   audio at the file's rate, as :func:`~drummernet.evaluation.baselines.bandwise_system` runs it,
   for reference.
@@ -71,7 +74,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def worker_drummernet(path: str, threads: int) -> dict:
+def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     """Runs in a subprocess: transcribe one file, timing read and compute separately."""
     import warnings
 
@@ -81,12 +84,14 @@ def worker_drummernet(path: str, threads: int) -> dict:
     from drummernet.audio import read_audio
     from drummernet.constants import DEFAULT_MIN_GAP, DEFAULT_THRESHOLD
     from drummernet.dsp import loudness_gain
+    from drummernet.transcription.adapt import adapt_activations, model_templates
     from drummernet.transcription.events import activations_to_events
     from drummernet.transcription.inference import analyze_audio, load_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # keep the timing output to figures
         model = load_model(load_kit=False)
+        templates = model_templates(model) if adapt else None
     # Warm-up (first-call allocations and kernel selection), not timed.
     analyze_audio(model, np.zeros(model.sample_rate * 25, np.float32))
 
@@ -97,6 +102,10 @@ def worker_drummernet(path: str, threads: int) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     audio *= np.float32(loudness_gain(audio, model.sample_rate))
     activations = analyze_audio(model, audio)
+    if templates is not None:
+        activations = adapt_activations(
+            activations, audio, templates, model.sample_rate, model.hop_length, model.components
+        )
     events = activations_to_events(
         activations, model.sample_rate / model.hop_length, model.components,
         DEFAULT_THRESHOLD, DEFAULT_MIN_GAP,
@@ -163,7 +172,10 @@ def main() -> None:
 
     if args.worker:
         kind, path = args.worker
-        result = worker_drummernet(path, args.threads) if kind == "dn" else worker_baseline(path)
+        if kind == "bl":
+            result = worker_baseline(path)
+        else:
+            result = worker_drummernet(path, args.threads, adapt=kind == "dna")
         print(json.dumps(result))
         return
 
@@ -181,13 +193,14 @@ def main() -> None:
     for minutes in [float(m) for m in args.minutes.split(",")]:
         path = make_drums(workdir / f"drums_{minutes:g}min.wav", minutes)
         label = f"{minutes:g} min"
-        r = _subprocess(["--threads", str(args.threads), "--worker", "dn", str(path)])
-        if "error" in r:
-            print(f"{label:>7} | {'drummernet':<22} | failed: {r['error']}")
-        else:
-            print(f"{label:>7} | {'drummernet':<22} | {r['read']:7.2f} | {r['compute']:9.2f} | "
-                  f"{r['seconds'] / r['compute']:10.0f}x | {r['cpu'] / r['compute']:8.2f} | "
-                  f"{r['events']:7d} | {r['rss_mb']:6.0f} MB")  # fmt: skip
+        for kind, system in [("dn", "drummernet"), ("dna", "drummernet --adapt")]:
+            r = _subprocess(["--threads", str(args.threads), "--worker", kind, str(path)])
+            if "error" in r:
+                print(f"{label:>7} | {system:<22} | failed: {r['error']}")
+            else:
+                print(f"{label:>7} | {system:<22} | {r['read']:7.2f} | {r['compute']:9.2f} | "
+                      f"{r['seconds'] / r['compute']:10.0f}x | {r['cpu'] / r['compute']:8.2f} | "
+                      f"{r['events']:7d} | {r['rss_mb']:6.0f} MB")  # fmt: skip
         if minutes <= args.baseline_minutes:
             b = _subprocess(["--worker", "bl", str(path)])
             if "error" in b:

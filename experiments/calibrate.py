@@ -16,6 +16,11 @@ Each class keeps the fraction that scores best for it at the floor that scores b
 and HH (a class's F1 depends only on its own fraction), ties going to the value closest to
 :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`. With ``--write`` the choices are saved
 in the model file, which ``drummernet.transcribe`` then uses by default.
+
+With ``--adapt`` (after a plain calibration) the floor stays, and the relative thresholds of the
+adapted classes (:data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES`) are chosen again
+on adapted activations and stored as ``extra["adapt_relative_threshold"]``, which
+``transcribe(adapt=True)`` uses for those classes.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from drummernet.evaluation.datasets import read_dataset
 from drummernet.evaluation.scoring import evaluate
 from drummernet.evaluation.systems import transcription_labels
 from drummernet.model.network import DrummerNet
+from drummernet.transcription.adapt import DEFAULT_ADAPT_CLASSES
 from drummernet.transcription.events import activations_to_events
-from drummernet.transcription.inference import transcribe
+from drummernet.transcription.inference import model_threshold, transcribe
 from drummernet.transcription.result import Transcription
 from experiments.__main__ import synthetic_eval_tracks
 
@@ -99,11 +105,19 @@ def _repick(results: Mapping[Path, Transcription], floor: float, relative: float
     return system
 
 
-def scan(model: DrummerNet, tracks: Sequence) -> dict[tuple[float, float], dict[str, float]]:
-    """Per-class F1 on ``tracks`` for every floor and relative threshold candidate."""
-    results = {track.audio_path: transcribe(track.audio_path, model=model) for track in tracks}
+def scan(
+    model: DrummerNet,
+    tracks: Sequence,
+    adapt: bool = False,
+    floors: Sequence[float] = CANDIDATES,
+) -> dict[tuple[float, float], dict[str, float]]:
+    """Per-class F1 on ``tracks`` for every floor and relative threshold candidate (on adapted
+    activations with ``adapt``)."""
+    results = {
+        track.audio_path: transcribe(track.audio_path, model=model, adapt=adapt) for track in tracks
+    }
     scores = {}
-    for floor in CANDIDATES:
+    for floor in floors:
         for relative in RELATIVE_CANDIDATES:
             system = _repick(results, float(floor), relative, model.window_seconds)
             result = evaluate(system, tracks, labels=COARSE_CLASSES, progress=False)
@@ -117,12 +131,18 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=32)
     parser.add_argument("--folder", type=Path, default=Path("runs/synthetic_calibration"))
     parser.add_argument("--write", action="store_true", help="store the thresholds in the model")
+    parser.add_argument(
+        "--adapt", action="store_true", help="choose the adapted classes' relative thresholds"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = DrummerNet.load(args.model)
     tracks = read_dataset(
         synthetic_eval_tracks(args.folder, count=args.tracks, sr=model.sample_rate)
     )[: args.tracks]
+    if args.adapt:
+        calibrate_adapted(model, tracks, args.model, args.write)
+        return
     scores = scan(model, tracks)
     for floor in CANDIDATES:
         row = scores[float(floor), DEFAULT_RELATIVE_THRESHOLD]
@@ -141,6 +161,18 @@ def main() -> None:
             },
         )
         print(f"written to {args.model}")
+
+
+def calibrate_adapted(model: DrummerNet, tracks: Sequence, path: Path, write: bool) -> None:
+    """The ``--adapt`` mode: relative thresholds of the adapted classes at the stored floor."""
+    floor = model_threshold(model)
+    scores = scan(model, tracks, adapt=True, floors=(floor,))
+    _, relative, _ = choose(scores)
+    chosen = {c: relative[c] for c in DEFAULT_ADAPT_CLASSES if c in relative}
+    print(f"adapted classes at floor {floor}: relative thresholds {chosen}")
+    if write:
+        model.save(path, extra={"adapt_relative_threshold": chosen})
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":

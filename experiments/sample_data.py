@@ -368,7 +368,7 @@ def _hydrogen_class(name: str) -> tuple[str, str] | None:
         (r"kick|bass ?drum|\bbd\b", "kick", "KD"),
         (r"snare|rimshot|stick|rim", "snare", "SD"),
         (r"hh|hat", "hihat", "HH_CHH"),
-        (r"tom", "tom", "TT_MHT"),
+        (r"\btom", "tom", "TT_MHT"),  # not the "Custom" of a ride's name
         (r"crash|ride|cymbal|splash|china|cup|paiste bell", "cymbal", "CY_CRC"),
     ]  # fmt: skip
     for pattern, cls, component in rules:

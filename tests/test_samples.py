@@ -124,12 +124,22 @@ def test_shipped_classifier_is_small_and_names_known_one_shots():
 
 def test_classifier_weights_round_trip_and_refuse_a_foreign_file(tmp_path):
     rng = np.random.default_rng(0)
-    layers = [(rng.standard_normal((N_FEATURES, 4)), np.zeros(4)),
-              (rng.standard_normal((4, len(OUTPUTS))), np.zeros(len(OUTPUTS)))]  # fmt: skip
-    net = OneShotClassifier(np.zeros(N_FEATURES), np.ones(N_FEATURES), layers)
+
+    def network():
+        return [(0.1 * rng.standard_normal((N_FEATURES, 4)), np.zeros(4)),
+                (rng.standard_normal((4, len(OUTPUTS))), np.zeros(len(OUTPUTS)))]  # fmt: skip
+
+    mean, scale = np.zeros(N_FEATURES), np.ones(N_FEATURES)
+    first, second = network(), network()
+    net = OneShotClassifier(mean, scale, [first, second])
     net.save(tmp_path / "c.npz")
     x = rng.standard_normal((3, N_FEATURES)).astype(np.float32)
-    assert np.allclose(OneShotClassifier.load(tmp_path / "c.npz").predict(x), net.predict(x))
+    loaded = OneShotClassifier.load(tmp_path / "c.npz")
+    assert len(loaded.networks) == 2
+    assert np.allclose(loaded.predict(x), net.predict(x), atol=1e-3)  # float16 on disk
+    # the members vote: their probabilities are averaged
+    alone = [OneShotClassifier(mean, scale, [n]).predict(x) for n in (first, second)]
+    assert np.allclose(net.predict(x), (alone[0] + alone[1]) / 2, atol=1e-6)
     np.savez(tmp_path / "bad.npz", mean=np.zeros(3))
     with pytest.raises(ModelLoadError):
         OneShotClassifier.load(tmp_path / "bad.npz")

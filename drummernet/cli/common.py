@@ -56,6 +56,11 @@ def add_peak_picking(p: argparse.ArgumentParser) -> None:
         "--min-gap", type=float, default=DEFAULT_MIN_GAP, metavar="SECONDS",
         help="hits of one drum closer than this merge (default: %(default)s)",
     )  # fmt: skip
+    p.add_argument(
+        "--adapt", action="store_true",
+        help="refit the toms' and cymbals' activations to each recording before notes are "
+        "read (per-recording adaptation; fewer phantom toms, about 8x slower)",
+    )  # fmt: skip
 
 
 def check_peak_picking(args: argparse.Namespace) -> None:
@@ -82,6 +87,7 @@ def peak_picking(args: argparse.Namespace) -> dict:
         "decay_mask": args.decay_mask,
         "relative_threshold": args.relative_threshold,
         "onset_contrast": args.onset_contrast,
+        "adapt": args.adapt,
     }
 
 

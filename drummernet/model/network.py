@@ -324,10 +324,11 @@ def _check_note_settings(path: Path, extra: dict) -> None:
         raise ModelLoadError(
             f"{path}: model file has an invalid threshold ({threshold!r}; a positive number)"
         )
-    relative = extra.get("relative_threshold")
-    values = list(relative.values()) if isinstance(relative, dict) else [relative]
-    if relative is not None and not all(within(v, 0.0, 1.0, low_allowed=True) for v in values):
-        raise ModelLoadError(
-            f"{path}: model file has an invalid relative_threshold ({relative!r}; a number in "
-            "[0, 1), or a mapping of component codes or classes to such numbers)"
-        )
+    for key in ("relative_threshold", "adapt_relative_threshold"):
+        relative = extra.get(key)
+        values = list(relative.values()) if isinstance(relative, dict) else [relative]
+        if relative is not None and not all(within(v, 0.0, 1.0, low_allowed=True) for v in values):
+            raise ModelLoadError(
+                f"{path}: model file has an invalid {key} ({relative!r}; a number in [0, 1), or "
+                "a mapping of component codes or classes to such numbers)"
+            )

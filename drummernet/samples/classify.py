@@ -1,7 +1,8 @@
 """Name one-shots: audio files -> kick, snare, hihat, tom, cymbal or other, and a component.
 
-A small network (two hidden layers, numpy at run time) reads :mod:`drummernet.samples.features`
-and scores the 11 drum components and "not a drum". It was trained only on the built-in kits'
+Five small networks (two hidden layers each, numpy at run time; their probabilities averaged)
+read :mod:`drummernet.samples.features` and score the 11 drum components and "not a drum". They
+were trained only on the built-in kits'
 one-shots (labelled by their file names), heavily augmented, and on synthetic non-drum sounds,
 by ``python -m experiments.sample_classifier train`` (the comparison with the other methods tried,
 leave-one-kit-out, is in the README). Two rules come first: a file longer than
@@ -71,18 +72,23 @@ class SampleRecord:
         return not self.reason
 
 
-class OneShotClassifier:
-    """The network: standardised features -> ReLU layers -> softmax over :data:`OUTPUTS`."""
+#: One network: its ``(weights (inputs, outputs), bias (outputs,))`` layers, first to last.
+Layers = Sequence[tuple[np.ndarray, np.ndarray]]
 
-    def __init__(
-        self,
-        mean: np.ndarray,
-        scale: np.ndarray,
-        layers: Sequence[tuple[np.ndarray, np.ndarray]],
-    ):
+
+class OneShotClassifier:
+    """Networks that vote: standardised features -> ReLU layers -> softmax over
+    :data:`OUTPUTS`, the members' probabilities averaged."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, networks: Sequence[Layers]):
+        if not networks:
+            raise ValueError("a classifier needs at least one network")
         self.mean = np.asarray(mean, dtype=np.float32)
         self.scale = np.asarray(scale, dtype=np.float32)
-        self.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in layers]
+        self.networks = [
+            [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in layers]
+            for layers in networks
+        ]
 
     @classmethod
     def load(cls, path: str | os.PathLike = WEIGHTS_PATH) -> OneShotClassifier:
@@ -99,16 +105,24 @@ class OneShotClassifier:
         outputs = tuple(str(x) for x in arrays.get("outputs", ()))
         if outputs != OUTPUTS or arrays["mean"].shape != (N_FEATURES,):
             raise ModelLoadError(f"{path}: made for other features or outputs; retrain it")
-        n = sum(1 for key in arrays if key.startswith("w"))
-        layers = [(arrays[f"w{i}"], arrays[f"b{i}"]) for i in range(n)]
-        return cls(arrays["mean"], arrays["scale"], layers)
+        networks: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        while any(key.startswith(f"n{len(networks)}_") for key in arrays):
+            k = len(networks)
+            depth = sum(1 for key in arrays if key.startswith(f"n{k}_w"))
+            networks.append([(arrays[f"n{k}_w{i}"], arrays[f"n{k}_b{i}"]) for i in range(depth)])
+        if not networks:
+            raise ModelLoadError(f"{path}: holds no network; retrain it")
+        return cls(arrays["mean"], arrays["scale"], networks)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the weights as an ``.npz`` of float32 arrays (read without pickle)."""
+        """Write the weights as an ``.npz`` (read without pickle): the layers as float16, which
+        halves the file and moves no probability by more than a rounding error."""
         arrays: dict[str, Any] = {"mean": self.mean, "scale": self.scale}
         arrays["outputs"] = np.array(OUTPUTS)
-        for i, (w, b) in enumerate(self.layers):
-            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        for k, layers in enumerate(self.networks):
+            for i, (w, b) in enumerate(layers):
+                arrays[f"n{k}_w{i}"] = w.astype(np.float16)
+                arrays[f"n{k}_b{i}"] = b.astype(np.float16)
         np.savez_compressed(path, **arrays)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -120,13 +134,17 @@ class OneShotClassifier:
         Returns:
             ``(batch, len(OUTPUTS))``, rows summing to 1.
         """
-        h = (np.asarray(x, np.float32) - self.mean) / self.scale
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w + b
-            if i < len(self.layers) - 1:
-                h = np.maximum(h, 0.0)
-        h = np.exp(h - h.max(axis=1, keepdims=True))
-        return h / h.sum(axis=1, keepdims=True)
+        z = (np.asarray(x, np.float32) - self.mean) / self.scale
+        total = np.zeros((len(z), len(OUTPUTS)), dtype=np.float32)
+        for layers in self.networks:
+            h = z
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = np.maximum(h, 0.0)
+            h = np.exp(h - h.max(axis=1, keepdims=True))
+            total += h / h.sum(axis=1, keepdims=True)
+        return total / len(self.networks)
 
 
 @functools.lru_cache(maxsize=1)

@@ -2,10 +2,13 @@
 
 A sample library holds anything from a 50 ms click to an hour-long recording, so only the first
 :data:`~drummernet.constants.SAMPLE_EXCERPT_SECONDS` of a file are ever decoded. The hit is found
-(its attack moved to time 0, its peak to 0 dB) and described by its log-mel spectrum averaged
-over time segments that grow with the time since the attack (an attack, a body and a tail), and
-by a few shape figures: how noisy and how tonal each segment is, and how long the sound lasts.
-The same excerpt is searched for later attacks, which mark a file that is not one hit.
+(its attack moved to time 0, its peak to 0 dB) and described, over its first
+:data:`FEATURE_SECONDS`, by its log-mel spectrum averaged over time segments that grow with the
+time since the attack (an attack, a body and a tail), and by shape figures: per segment how
+noisy (overall and above :data:`HIGH_HZ`), how tonal and how bright it is; how long it lasts,
+overall and per band; a fine low-end spectrum and the pitch of its low peak, early and late (a
+kick's falls, a tom's holds). The same excerpt is searched for later attacks, which mark a file
+that is not one hit.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ N_FFT = 1024
 HOP = 256
 N_MELS = 40
 MEL_FMIN = 30.0
-#: Seconds after the attack that the features describe.
-FEATURE_SECONDS = 1.5
-#: Segment edges, in frames after the attack (5.8 ms each): attack, body and tail at growing
+#: Seconds after the attack that the features describe. The built-in kits' one-shots, all the
+#: classifier learns from, are cut at 1 s with a fade (1.5 s for cymbals and open hats): what
+#: comes later in a file would teach the cut, not the drum.
+FEATURE_SECONDS = 0.95
+#: Segment edges, in frames after the attack (11.6 ms each): attack, body and tail at growing
 #: lengths, as a drum's identity lies in its first milliseconds and its decay.
-SEGMENTS: tuple[int, ...] = (0, 2, 5, 10, 20, 40, 80, 130)
+SEGMENTS: tuple[int, ...] = (0, 2, 5, 10, 20, 40, 60, round(FEATURE_SECONDS * FEATURE_SR / HOP))
 #: Dynamic range of the log spectra: levels below the peak by more than this are the floor.
 FLOOR_DB = 80.0
 #: The attack is the first sample within this many dB of the excerpt's peak.
@@ -53,10 +58,25 @@ LOW_RANGE_HZ = (30.0, 1000.0)
 N_LOW_BANDS = 20
 LOW_FLOOR_DB = 60.0
 
+#: The pitch glide of the low end (a kick's pitch falls, a tom's holds): its strongest peak in
+#: the first :data:`GLIDE_SPLIT` seconds and in the :data:`LOW_SECONDS` after them.
+GLIDE_SPLIT = 0.06
+#: Bins above this frequency make the high band, whose noisiness tells hats and cymbals from
+#: bells and rings.
+HIGH_HZ = 2000.0
+#: Decay times: the last time the level reaches these dB below its peak.
+DECAY_DB: tuple[float, ...] = (-20.0, -40.0, -60.0)
+
 N_SEGMENTS = len(SEGMENTS) - 1
+N_BANDS = 4
 #: Length of :func:`features`' vector: mel means per segment, then per segment flatness and
-#: peakiness, then three durations, then the low bands and the low peak's frequency.
-N_FEATURES = N_SEGMENTS * N_MELS + 2 * N_SEGMENTS + 3 + N_LOW_BANDS + 1
+#: peakiness, then the decay times and the sound's length, then the low bands and the low peak's
+#: frequency; then per segment the high band's flatness and the spectral centroid, each band's
+#: decay time and the low peak's frequency early and late.
+N_FEATURES = (
+    N_SEGMENTS * N_MELS + 2 * N_SEGMENTS + len(DECAY_DB) + 1 + N_LOW_BANDS + 1
+    + 2 * N_SEGMENTS + N_BANDS + 2
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,43 +172,84 @@ def features(excerpt: Excerpt) -> tuple[np.ndarray, int]:
         ``(vector, attacks)``: ``vector`` is ``(N_FEATURES,)`` float32 (all zeros for silence),
         ``attacks`` the number of attacks in the excerpt (0 for silence, 1 for one hit).
     """
-    audio = excerpt.audio
+    audio = _without_offset(excerpt.audio)
     start = attack_index(audio)
     if start is None:
         return np.zeros(N_FEATURES, dtype=np.float32), 0
     audio = audio[start:]
     power = _power_spectrogram(audio)
     attacks = count_attacks(power)
-    _, mel, _ = _analysis()
+    _, mel, group = _analysis()
     frames = SEGMENTS[-1]
     power = power[:frames]
     if len(power) < frames:
         power = np.concatenate([power, np.zeros((frames - len(power), power.shape[1]), np.float32)])
     level = power.sum(axis=1)
     reference = float(level.max()) + 1e-20
-    mel_db = 10 * np.log10(power @ mel.T / reference * N_FFT + 1e-12)
+    mel_power = power @ mel.T
+    mel_db = 10 * np.log10(mel_power / reference * N_FFT + 1e-12)
     mel_db = np.clip(mel_db, -FLOOR_DB, 0.0) / FLOOR_DB + 1.0  # 0 = floor, 1 = peak
     out = np.empty(N_FEATURES, dtype=np.float32)
-    shape = np.empty((2, N_SEGMENTS), dtype=np.float32)
+    shape = np.empty((4, N_SEGMENTS), dtype=np.float32)
+    high = _high_bins()
+    centre = _log_frequencies()
     for i, (a, b) in enumerate(zip(SEGMENTS[:-1], SEGMENTS[1:], strict=True)):
         out[i * N_MELS : (i + 1) * N_MELS] = mel_db[a:b].mean(axis=0)
         spectrum = power[a:b].mean(axis=0) + 1e-20
         if float(spectrum.sum()) < reference * 1e-8:  # silence: flat and featureless
-            shape[:, i] = (1.0, 0.0)
+            shape[:, i] = (1.0, 0.0, 1.0, 0.0)
             continue
-        shape[0, i] = math.exp(float(np.mean(np.log(spectrum)))) / float(spectrum.mean())
+        shape[0, i] = _flatness(spectrum)
         shape[1, i] = math.log10(float(spectrum.max()) / float(spectrum.mean())) / 3
-    out[N_SEGMENTS * N_MELS : N_SEGMENTS * (N_MELS + 2)] = shape.reshape(-1)
+        shape[2, i] = _flatness(spectrum[high])
+        shape[3, i] = float(centre @ spectrum) / float(spectrum.sum())
+    out[N_SEGMENTS * N_MELS : N_SEGMENTS * (N_MELS + 2)] = shape[:2].reshape(-1)
     level_db = 10 * np.log10(level / reference + 1e-12)
     frame_seconds = HOP / FEATURE_SR
     at = N_SEGMENTS * (N_MELS + 2)
-    out[at : at + 3] = (
-        _log_seconds(_last_above(level_db, -20.0) * frame_seconds),
-        _log_seconds(_last_above(level_db, -40.0) * frame_seconds),
-        _log_seconds(max(excerpt.duration - start / FEATURE_SR, 0.0)),
-    )
-    out[at + 3 :] = _low_end(audio)
+    for threshold in DECAY_DB:
+        out[at] = _log_seconds(_last_above(level_db, threshold) * frame_seconds)
+        at += 1
+    # the file's length past the attack, as far as the features look: a cut sound is short
+    length = min(excerpt.duration - start / FEATURE_SR, FEATURE_SECONDS)
+    out[at] = _log_seconds(max(length, 0.0))
+    at += 1
+    out[at : at + N_LOW_BANDS + 1] = _low_end(audio[: int(LOW_SECONDS * FEATURE_SR)])
+    at += N_LOW_BANDS + 1
+    out[at : at + 2 * N_SEGMENTS] = shape[2:].reshape(-1)
+    at += 2 * N_SEGMENTS
+    bands = mel_power @ group.T  # (frames, N_BANDS)
+    bands_db = 10 * np.log10(bands / (bands.max(axis=0) + 1e-20) + 1e-12)
+    for band in range(N_BANDS):
+        out[at + band] = _log_seconds(_last_above(bands_db[:, band], -20.0) * frame_seconds)
+    at += N_BANDS
+    split = int(GLIDE_SPLIT * FEATURE_SR)
+    out[at] = _low_peak(audio[:split])
+    out[at + 1] = _low_peak(audio[split : split + int(LOW_SECONDS * FEATURE_SR)])
     return out, attacks
+
+
+def _without_offset(audio: np.ndarray) -> np.ndarray:
+    """``audio`` less its mean: a DC offset is no low end (and would hide the attack)."""
+    return audio - np.float32(audio.mean())
+
+
+def _flatness(spectrum: np.ndarray) -> float:
+    """Geometric over arithmetic mean of a power spectrum: 1 for white noise, ~0 for a tone."""
+    return math.exp(float(np.mean(np.log(spectrum)))) / float(spectrum.mean())
+
+
+@functools.lru_cache(maxsize=1)
+def _high_bins() -> np.ndarray:
+    """Mask of the FFT bins above :data:`HIGH_HZ`."""
+    return np.fft.rfftfreq(N_FFT, 1.0 / FEATURE_SR) >= HIGH_HZ
+
+
+@functools.lru_cache(maxsize=1)
+def _log_frequencies() -> np.ndarray:
+    """Each FFT bin's frequency on a log scale: 0 at :data:`MEL_FMIN`, 1 at Nyquist."""
+    freqs = np.maximum(np.fft.rfftfreq(N_FFT, 1.0 / FEATURE_SR), MEL_FMIN)
+    return (np.log(freqs / MEL_FMIN) / math.log(FEATURE_SR / 2 / MEL_FMIN)).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)
@@ -220,6 +281,23 @@ def _low_end(audio: np.ndarray) -> np.ndarray:
     low, high = LOW_RANGE_HZ
     out[-1] = math.log(peak / low) / math.log(high / low)
     return out
+
+
+def _low_peak(audio: np.ndarray) -> float:
+    """The strongest peak over :data:`LOW_RANGE_HZ` of a stretch of audio (0 to 1, log scale;
+    0 for silence), on the frequency grid of :func:`_low_end`."""
+    _, band, freqs = _low_bands()
+    if len(audio) < 2:
+        return 0.0
+    power = (
+        np.abs(np.fft.rfft(audio * np.hanning(len(audio)).astype(np.float32), n=len(band) * 2 - 2))
+        ** 2
+    )
+    inside = band >= 0
+    if float(power[inside].max()) <= 0.0:
+        return 0.0
+    low, high = LOW_RANGE_HZ
+    return math.log(freqs[inside][int(np.argmax(power[inside]))] / low) / math.log(high / low)
 
 
 def _last_above(level_db: np.ndarray, threshold: float) -> int:

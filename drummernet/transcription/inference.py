@@ -22,7 +22,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import torch
 
 from drummernet.audio import load_input
 from drummernet.constants import (
+    COARSE_CLASSES,
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_DECAY_MASK,
@@ -44,6 +45,11 @@ from drummernet.constants import (
 from drummernet.dsp import loudness_gain
 from drummernet.errors import DrummerNetWarning, ModelLoadError
 from drummernet.model.network import DrummerNet
+from drummernet.transcription.adapt import (
+    DEFAULT_ADAPT_CLASSES,
+    adapt_activations,
+    model_templates,
+)
 from drummernet.transcription.events import activations_to_events, merge_voices
 from drummernet.transcription.result import Transcription
 from drummernet.transcription.source import check_source, prepare_source
@@ -262,6 +268,8 @@ def transcribe(
     source: str = DEFAULT_SOURCE,
     separate: str | None = None,
     mix_threshold: float = DEFAULT_MIX_THRESHOLD,
+    adapt: bool = False,
+    adapt_classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
 ) -> Transcription:
     """Transcribe a drum recording, or the drums of a full mix.
 
@@ -300,6 +308,12 @@ def transcribe(
             the input is a mix, so ``source="auto"`` skips the detection.
         mix_threshold: the detection's threshold
             (:data:`~drummernet.constants.DEFAULT_MIX_THRESHOLD`).
+        adapt: refit the activations of ``adapt_classes`` to this recording before notes are
+            read (:mod:`~drummernet.transcription.adapt`; slower: it reads the model's kit and
+            runs NMFD). Their relative thresholds then come from the model file's
+            ``extra["adapt_relative_threshold"]`` when it has them.
+        adapt_classes: the classes adapted (``("all",)``: every one; default
+            :data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES`).
 
     Returns:
         the transcription; its velocities refer to the loudness-normalised recording (of the
@@ -354,12 +368,17 @@ def transcribe(
 
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
+    if adapt:
+        activations = adapt_activations(
+            activations, samples, model_templates(net), rate, net.hop_length, net.components,
+            adapt_classes,
+        )  # fmt: skip
     del samples
     activations, components = merge_voices(activations, net.components)
     if threshold is None:
         threshold = model_threshold(net)
     if relative_threshold is None:
-        relative_threshold = model_relative_threshold(net)
+        relative_threshold = model_relative_threshold(net, adapted=adapt)
     events = activations_to_events(
         activations,
         frame_rate,
@@ -383,10 +402,20 @@ def model_threshold(model: DrummerNet) -> float:
     return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
-def model_relative_threshold(model: DrummerNet) -> float | dict[str, float]:
+def model_relative_threshold(model: DrummerNet, adapted: bool = False) -> float | dict[str, float]:
     """The relative thresholds a model file recommends (``extra["relative_threshold"]``, per
-    component code or class), or :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`."""
-    value = getattr(model, "extra", {}).get("relative_threshold")
+    component code or class), or :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`.
+
+    With ``adapted``, the entries of ``extra["adapt_relative_threshold"]`` (calibrated on adapted
+    activations by ``experiments.calibrate --adapt``) replace those of the classes they name.
+    """
+    extra = getattr(model, "extra", {})
+    value = extra.get("relative_threshold")
+    adapted_values = extra.get("adapt_relative_threshold") if adapted else None
+    if isinstance(adapted_values, dict) and adapted_values:
+        if not isinstance(value, dict):
+            value = {code: float(value) for code in COARSE_CLASSES} if value is not None else {}
+        value = {**value, **adapted_values}
     if isinstance(value, dict):
         return {str(k): float(v) for k, v in value.items()}
     return float(value) if value is not None else DEFAULT_RELATIVE_THRESHOLD

@@ -1,0 +1,144 @@
+"""Per-recording adaptation (drummernet.transcription.adapt): NMFD from the analyzer's output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SR, synthetic_kit
+
+from drummernet.model.network import DrummerNet
+from drummernet.transcription.adapt import (
+    ADAPT_BANDS,
+    ADAPT_FRAME_FACTOR,
+    adapt_activations,
+    kit_templates,
+    model_templates,
+    nmfd,
+    recording_spectrogram,
+)
+from drummernet.transcription.inference import model_relative_threshold, transcribe
+
+HOP = 80
+
+
+def _render(kit: torch.Tensor, hits: list[tuple[int, float, float]], seconds: float) -> np.ndarray:
+    """``hits`` of (row, time, amplitude) through ``kit: (rows, length)`` -> audio."""
+    audio = np.zeros(int(seconds * SR) + kit.shape[-1], dtype=np.float32)
+    for row, time, amplitude in hits:
+        start = int(round(time * SR))
+        audio[start : start + kit.shape[-1]] += amplitude * kit[row].numpy()
+    return audio[: int(seconds * SR)]
+
+
+def test_templates_have_one_spectrogram_per_component():
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    assert templates.shape[:2] == (3, ADAPT_BANDS)
+    assert (templates >= 0).all()
+    # the kick's energy sits in the low bands, the hat's in the high ones
+    low, high = templates[:, :12].sum((1, 2)), templates[:, -12:].sum((1, 2))
+    assert low[0] / high[0] > low[2] / high[2]
+
+
+def test_nmfd_explains_away_a_stroke_the_recording_does_not_have():
+    """A snare alone, with the analyzer's guess of snare + kick at its onset: the fit keeps the
+    snare and shrinks the kick, and a zero stays zero."""
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    audio = _render(kit, [(1, 0.5, 0.8), (1, 1.5, 0.8)], 2.5)
+    spectrogram = recording_spectrogram(torch.from_numpy(audio), SR, HOP)
+    frames = spectrogram.shape[1]
+    start = torch.zeros(3, frames)
+    for t in (50, 150):  # 10 ms frames
+        start[1, t] = 0.5
+        start[0, t] = 0.5
+    fitted = nmfd(spectrogram, templates, start, iterations=30)
+    assert (fitted[start == 0] == 0).all()
+    for t in (50, 150):
+        assert fitted[0, t] < 0.25 * start[0, t]
+        assert fitted[1, t] > 0.5 * start[1, t]
+
+
+def test_adapt_activations_changes_only_the_adapted_classes():
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    audio = _render(kit, [(0, 0.3, 1.0), (1, 0.8, 1.0), (2, 1.2, 0.5)], 2.0)
+    frames = len(audio) // HOP
+    rng = np.random.default_rng(0)
+    activations = (rng.random((3, frames)) * (rng.random((3, frames)) > 0.97)).astype(np.float32)
+    codes = ("KD", "SD", "HH_CHH")
+    out = adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("SD",))
+    assert out.shape == activations.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out[[0, 2]], activations[[0, 2]])
+    assert not np.array_equal(out[1], activations[1])
+    assert (out[1][activations[1] == 0] == 0).all()
+    # windows: a short chunk length gives the same shape and finite values
+    chunked = adapt_activations(
+        activations, audio, templates, SR, HOP, codes, classes=("all",), chunk_seconds=0.5
+    )
+    assert chunked.shape == activations.shape and np.isfinite(chunked).all()
+    # nothing to adapt: returned as it is
+    np.testing.assert_array_equal(
+        adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("TT",)),
+        activations,
+    )
+    assert ADAPT_FRAME_FACTOR == 2
+
+
+def test_transcribe_with_adapt_keeps_the_other_classes_notes(tiny_model):
+    """Adapting the hi-hat leaves every kick and snare note as it was."""
+    kit = synthetic_kit()
+    audio = _render(kit, [(i % 3, 0.2 + 0.25 * i, 0.8) for i in range(10)], 3.0)
+    plain = transcribe(audio, sr=SR, model=tiny_model)
+    adapted = transcribe(audio, sr=SR, model=tiny_model, adapt=True, adapt_classes=("HH",))
+    assert [e for e in plain.events if e.component != "HH_CHH"] == [
+        e for e in adapted.events if e.component != "HH_CHH"
+    ]
+    assert adapted.activations.shape == plain.activations.shape
+
+
+def test_model_templates_read_the_kit_of_a_model_loaded_without_it(tiny_model_file):
+    net = DrummerNet.load(tiny_model_file, load_kit=False)
+    assert not net.synthesizer.kits.any()  # a silent stand-in
+    templates = model_templates(net)
+    assert templates.shape[:2] == (3, ADAPT_BANDS)
+    assert model_templates(net) is templates  # computed once per model
+
+
+def test_adapted_relative_thresholds_replace_the_classes_they_name(tiny_model):
+    tiny_model.extra = {"relative_threshold": {"KD": 0.4, "TT": 0.6}}
+    assert model_relative_threshold(tiny_model, adapted=True) == {"KD": 0.4, "TT": 0.6}
+    tiny_model.extra["adapt_relative_threshold"] = {"TT": 0.5}
+    assert model_relative_threshold(tiny_model) == {"KD": 0.4, "TT": 0.6}
+    assert model_relative_threshold(tiny_model, adapted=True) == {"KD": 0.4, "TT": 0.5}
+    tiny_model.extra = {"relative_threshold": 0.3, "adapt_relative_threshold": {"CY": 0.2}}
+    merged = model_relative_threshold(tiny_model, adapted=True)
+    assert isinstance(merged, dict) and merged["CY"] == 0.2 and merged["KD"] == 0.3
+
+
+@pytest.mark.parametrize("bad", [{"TT": 1.5}, {"TT": "x"}])
+def test_a_bad_adapted_threshold_in_a_model_file_is_refused(tiny_model, tmp_path, bad):
+    from drummernet.errors import ModelLoadError
+
+    path = tiny_model.save(tmp_path / "m.safetensors", extra={"adapt_relative_threshold": bad})
+    with pytest.raises(ModelLoadError, match="adapt_relative_threshold"):
+        DrummerNet.load(path)
+
+
+def test_cli_adapt_writes_the_same_kind_of_midi(capsys, tmp_path, tiny_model_file):
+    import pretty_midi
+    import soundfile as sf
+    from conftest import drum_loop
+
+    from drummernet.cli import main
+
+    audio, _ = drum_loop(2.0)
+    wav = tmp_path / "loop.wav"
+    sf.write(wav, audio, SR)
+    code = main(["transcribe", str(wav), "-o", str(tmp_path / "out"), "--model",
+                 str(tiny_model_file), "--adapt"])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    (drums,) = pretty_midi.PrettyMIDI(str(tmp_path / "out" / "loop.mid")).instruments
+    assert drums.is_drum and {n.pitch for n in drums.notes} <= {36, 38, 42}

@@ -85,10 +85,27 @@ def _mel(sample_rate: int) -> torch.Tensor:
 
 def recording_spectrogram(audio: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
     """The adaptation's spectrogram of ``audio: (samples,)``: ``(ADAPT_BANDS, frames)``
-    magnitudes, one frame per :data:`ADAPT_FRAME_FACTOR` analyzer hops of ``hop_length``."""
-    return _spectrogram(
-        audio.float(), _mel(sample_rate), ADAPT_N_FFT, hop_length * ADAPT_FRAME_FACTOR
-    )
+    magnitudes, one frame per :data:`ADAPT_FRAME_FACTOR` analyzer hops of ``hop_length``, frame
+    ``t`` centred on sample ``t * hop`` (zeros beyond the ends).
+
+    Computed in blocks of :data:`ADAPT_CHUNK_SECONDS`, so that only the mel bands of a long
+    recording are held, never its whole STFT (that would be 1.5 GB for an hour)."""
+    hop = hop_length * ADAPT_FRAME_FACTOR
+    audio = audio.float().reshape(-1)
+    frames = audio.shape[0] // hop + 1
+    half = ADAPT_N_FFT // 2
+    padded = F.pad(audio, (half, half + hop))
+    mel = _mel(sample_rate)
+    window = torch.hann_window(ADAPT_N_FFT)
+    block = max(1, round(ADAPT_CHUNK_SECONDS * sample_rate / hop))
+    out = torch.empty(ADAPT_BANDS, frames)
+    for first in range(0, frames, block):
+        last = min(first + block, frames)
+        piece = padded[first * hop : (last - 1) * hop + ADAPT_N_FFT]
+        spectrum = torch.stft(piece, ADAPT_N_FFT, hop, window=window, center=False,
+                              return_complex=True)  # fmt: skip
+        out[:, first:last] = mel @ spectrum.abs()[:, : last - first]
+    return out
 
 
 def kit_templates(shots: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
@@ -145,17 +162,24 @@ def nmfd(
     h = activations.clone()
     gains = torch.ones(n_comp, bands, 1)
     for step in range(iterations):
-        parts = torch.fft.irfft(spectra * torch.fft.rfft(h, n=size)[:, None], n=size)
-        parts = parts[..., :frames].clamp_min(0.0)  # (C, B, T): each component's contribution
-        ratio = target / ((gains * parts).sum(0) + _EPS)
+        h_spectrum = torch.fft.rfft(h, n=size)[:, None]  # (C, 1, F)
         if step % 2:
+            # Each component's contribution (C, B, T), needed by the equaliser update only.
+            parts = torch.fft.irfft(spectra * h_spectrum, n=size)[..., :frames].clamp_min(0.0)
+            ratio = target / ((gains * parts).sum(0) + _EPS)
             gains = gains * (parts * ratio).sum(-1, keepdim=True) / (parts.sum(-1, keepdim=True)
                                                                      + 1e-9)  # fmt: skip
             gains = _smooth_log(gains, ADAPT_EQ_SMOOTH).clamp(1 / ADAPT_EQ_RANGE, ADAPT_EQ_RANGE)
         else:
-            shaped = gains * templates
-            numerator = F.conv1d(F.pad(ratio[None], (0, length - 1)), shaped)[0]
-            h = h * numerator / (shaped.sum((1, 2))[:, None] + 1e-9)
+            shaped = gains * spectra  # the equalisers are constant in time
+            model = torch.fft.irfft((shaped * h_spectrum).sum(0), n=size)[:, :frames]
+            ratio = target / (model.clamp_min(0.0) + _EPS)
+            # The correlation of the ratio with each equalised template:
+            # numerator[c, t] = sum_b sum_tau gains[c, b] templates[c, b, tau] ratio[b, t + tau].
+            correlation = (shaped.conj() * torch.fft.rfft(ratio, n=size)[None]).sum(1)
+            numerator = torch.fft.irfft(correlation, n=size)[:, :frames]
+            denominator = (gains * templates).sum((1, 2))[:, None] + 1e-9
+            h = h * numerator.clamp_min(0.0) / denominator
     return h
 
 

@@ -520,6 +520,9 @@ def external_examples() -> list[Example]:
 if __name__ == "__main__":
     from collections import Counter
 
+    # through the module, so that the cached examples unpickle as its Example, not __main__'s
+    from experiments.sample_data import external_examples, shipped_examples
+
     ext = external_examples()
     print(len(ext), Counter(e.cls for e in ext), Counter(e.source for e in ext))
     print(Counter(e.cls for e in shipped_examples()))

@@ -151,14 +151,19 @@ def count_attacks(power: np.ndarray) -> int:
     _, mel, group = _analysis()
     bands = 10 * np.log10(power @ (group @ mel).T + 1e-12)  # (frames, 4)
     peak = bands.max()
+    if len(bands) <= REATTACK_GAP:
+        return 1
+    # frame t's minimum over frames t - REATTACK_LOOKBACK .. t - 1 (REATTACK_GAP > LOOKBACK)
+    lows = np.lib.stride_tricks.sliding_window_view(bands, REATTACK_LOOKBACK, axis=0).min(axis=-1)
+    previous = lows[REATTACK_GAP - REATTACK_LOOKBACK : len(bands) - REATTACK_LOOKBACK]
+    current = bands[REATTACK_GAP:]
+    rising = (current - previous >= REATTACK_RISE_DB) & (current >= peak + REATTACK_FLOOR_DB)
     count = 1
     last = 0
-    for t in range(REATTACK_GAP, len(bands)):
-        previous = bands[max(0, t - REATTACK_LOOKBACK) : t].min(axis=0)
-        rising = (bands[t] - previous >= REATTACK_RISE_DB) & (bands[t] >= peak + REATTACK_FLOOR_DB)
-        if rising.any() and t - last >= REATTACK_GAP:
+    for t in np.flatnonzero(rising.any(axis=1)) + REATTACK_GAP:
+        if t - last >= REATTACK_GAP:
             count += 1
-            last = t
+            last = int(t)
     return count
 
 

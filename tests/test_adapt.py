@@ -86,6 +86,33 @@ def test_adapt_activations_changes_only_the_adapted_classes():
     assert ADAPT_FRAME_FACTOR == 2
 
 
+def test_a_silent_cymbal_row_is_revived_where_a_cymbal_sounds():
+    """The analyzer wrote only kicks; where a crash (here the noisy third one-shot) sounds with
+    the kick, the revived crash row takes it; where the kick is alone, it stays low."""
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    with_crash, alone = (0.3, 1.3), (0.8, 1.8)
+    hits = [(0, t, 1.0) for t in with_crash + alone] + [(2, t, 1.0) for t in with_crash]
+    audio = _render(kit, hits, 2.5)
+    frames = len(audio) // HOP
+    activations = np.zeros((3, frames), dtype=np.float32)
+    for t in with_crash + alone:
+        activations[0, round(t * SR / HOP)] = 0.5
+    codes = ("KD", "SD", "CY_CRC")
+    out = adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("CY",))
+
+    def peak(times) -> float:
+        return max(out[2, round(t * SR / HOP) - 2 : round(t * SR / HOP) + 3].max() for t in times)
+
+    assert peak(with_crash) > 0.1
+    assert peak(alone) < 0.25 * peak(with_crash)
+    np.testing.assert_array_equal(out[:2], activations[:2])  # not adapted: as they were
+    # without revival the silent row stays silent
+    plain = adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("CY",),
+                              revive=())  # fmt: skip
+    assert not plain[2].any()
+
+
 def test_transcribe_with_adapt_keeps_the_other_classes_notes(tiny_model):
     """Adapting the hi-hat leaves every kick and snare note as it was."""
     kit = synthetic_kit()

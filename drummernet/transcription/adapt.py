@@ -17,7 +17,9 @@ reconstructing it and no labels. It is NMFD (non-negative matrix factor deconvol
   and played by the activations ``H_c``;
 * ``H`` starts as the analyzer's activations and ``G`` as flat, and both take multiplicative
   updates for the generalised Kullback-Leibler divergence (Lee & Seung, NIPS 2001), which keep
-  every zero a zero: adaptation rescales the strokes the analyzer wrote, it adds none;
+  every zero a zero: adaptation rescales the strokes the analyzer wrote, it adds none, except in
+  the rows it revives (:data:`DEFAULT_REVIVE_CLASSES`: the cymbals, which start at every stroke
+  the analyzer hears, because the shipped analyzer never writes them);
 * when the equalised snare explains its own body and rattle, the strokes that painted them
   shrink (they are "explained away"), and the note reading drops them.
 
@@ -43,6 +45,17 @@ from drummernet.errors import ModelLoadError
 from drummernet.model.network import DrummerNet
 from drummernet.model.synthesizer import load_kit_tensor
 
+#: The classes whose rows adaptation may revive: they start at :data:`ADAPT_REVIVE_LEVEL` on
+#: every frame where the analyzer hears a stroke (its activations summed over the components
+#: reach :data:`ADAPT_REVIVE_FLOOR` in a 10 ms frame), not only where the analyzer wrote them. The
+#: shipped analyzer's crash and ride rows are silent (they died in training), and multiplicative
+#: updates never move a zero; seeded, the cymbal templates take the strokes whose wash the other
+#: drums cannot explain, and only those grow.
+DEFAULT_REVIVE_CLASSES: tuple[str, ...] = ("CY",)
+#: Starting activation of a revived row at a stroke.
+ADAPT_REVIVE_LEVEL = 0.05
+#: A 10 ms frame is a stroke when the analyzer's activations, summed, reach this.
+ADAPT_REVIVE_FLOOR = 0.3
 #: Multiplicative updates; every second one also updates the equalisers.
 DEFAULT_ADAPT_ITERATIONS = 30
 #: The classes whose notes are read from adapted activations. On 48 synthetic Groove-test tracks
@@ -193,6 +206,7 @@ def adapt_activations(
     classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
     iterations: int = DEFAULT_ADAPT_ITERATIONS,
     chunk_seconds: float = ADAPT_CHUNK_SECONDS,
+    revive: Sequence[str] = DEFAULT_REVIVE_CLASSES,
 ) -> np.ndarray:
     """The analyzer's activations with the rows of ``classes`` adapted to the recording.
 
@@ -207,10 +221,13 @@ def adapt_activations(
             row).
         iterations: multiplicative updates per window.
         chunk_seconds: window length.
+        revive: the adapted classes whose rows start at every stroke (see
+            :data:`DEFAULT_REVIVE_CLASSES`).
 
     Returns:
         ``(n_components, frames)`` float32 activations. An adapted row is the analyzer's row
-        scaled, frame by frame, by the factor adaptation gave its 10 ms frame.
+        scaled, frame by frame, by the factor adaptation gave its 10 ms frame; a revived row is
+        the fitted activation itself, on the first analyzer frame of each 10 ms frame.
     """
     activations = np.asarray(activations, dtype=np.float32)
     rows = [
@@ -225,6 +242,11 @@ def adapt_activations(
     padded = np.zeros((n_comp, frames * factor), dtype=np.float32)
     padded[:, :n_frames] = activations
     start_h = torch.from_numpy(padded.reshape(n_comp, frames, factor).sum(-1))
+    revived = [i for i in rows if component_class(codes[i]) in revive]
+    seeded = start_h.clone()
+    if revived:
+        strokes = (start_h.sum(0) >= ADAPT_REVIVE_FLOOR).float() * ADAPT_REVIVE_LEVEL
+        seeded[revived] = torch.maximum(start_h[revived], strokes)
     spectrogram = recording_spectrogram(torch.as_tensor(audio), sample_rate, hop_length)
     if spectrogram.shape[1] < frames:
         spectrogram = F.pad(spectrogram, (0, frames - spectrogram.shape[1]))
@@ -235,12 +257,16 @@ def adapt_activations(
     for first in range(0, frames, core):
         last = min(first + core, frames)
         lo, hi = max(0, first - context), min(frames, last + context)
-        h = nmfd(spectrogram[:, lo:hi], templates, start_h[:, lo:hi], iterations)
+        h = nmfd(spectrogram[:, lo:hi], templates, seeded[:, lo:hi], iterations)
         fitted[:, first:last] = h[:, first - lo : last - lo]
     scale = torch.where(start_h > 0, fitted / start_h.clamp_min(1e-12), torch.zeros_like(fitted))
     scale_frames = scale.repeat_interleave(factor, dim=1)[:, :n_frames].numpy()
     out = activations.copy()
     out[rows] = activations[rows] * scale_frames[rows]
+    if revived:
+        placed = np.zeros((len(revived), frames * factor), dtype=np.float32)
+        placed[:, ::factor] = fitted[revived].numpy()
+        out[revived] = placed[:, :n_frames]
     return out
 
 

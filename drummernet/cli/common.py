@@ -59,7 +59,7 @@ def add_peak_picking(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--adapt", action="store_true",
         help="refit the toms' and cymbals' activations to each recording before notes are "
-        "read (per-recording adaptation; fewer phantom toms, about 8x slower)",
+        "read (per-recording adaptation: fewer phantom toms, crash and ride notes; about 3x slower)",
     )  # fmt: skip
 
 

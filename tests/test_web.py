@@ -460,6 +460,23 @@ def test_the_input_mode_reaches_transcribe(client, monkeypatch):
     assert wait(client, response.json()["id"])["state"] == "done" and seen == ["mix"]
 
 
+def test_the_adapt_switch_reaches_transcribe(client, monkeypatch):
+    """Adapt on the page is ``transcribe(adapt=True)``; anything but 0 or 1 is refused."""
+    seen = []
+    real = web_jobs.transcribe
+
+    def spy(audio, sr=None, model=None, device=None, *, adapt=False, **kwargs):
+        seen.append(adapt)
+        return real(audio, sr, model, device, adapt=adapt, **kwargs)
+
+    monkeypatch.setattr(web_jobs, "transcribe", spy)
+    for value, expected in (("1", True), ("0", False)):
+        response = upload(client, wav_bytes(), adapt=value)
+        assert wait(client, response.json()["id"])["state"] == "done"
+        assert seen[-1] is expected
+    assert upload(client, wav_bytes(), adapt="yes").status_code == 400
+
+
 # ------------------------------------------------------------------------- drummernet serve
 
 

@@ -3,7 +3,7 @@
 ============================================  ===============================================
 ``GET  /``                                    the page
 ``GET  /api/info``                            models, kits, formats, the upload limit
-``POST /api/jobs?name=&model=[&source=]``     the recording as the raw request body -> a job
+``POST /api/jobs?name=&model=[&source=][&adapt=1]``  the recording as the raw body -> a job
 ``GET  /api/jobs/{id}``                       the job's state (polled while it transcribes)
 ``GET  /api/jobs/{id}/notes?<reading>``       the notes, re-read with the page's settings
 ``GET  /api/jobs/{id}/audio``                 the original recording, for playback
@@ -187,6 +187,11 @@ def create_app(config: WebConfig | None = None) -> Starlette:
             if source not in source_modes():
                 return _error(400, f"unknown input mode {source[:20]!r}")
             options["source"] = source
+        adapt = params.get("adapt")
+        if adapt:
+            if adapt not in ("0", "1"):
+                return _error(400, f"adapt must be 0 or 1, not {adapt[:20]!r}")
+            options["adapt"] = adapt == "1"
         limit = config.max_upload_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -125,7 +125,7 @@ class Job:
         name: the client's file name, for display and download names only (:func:`display_name`).
         folder: the job's own temporary folder, made by the server.
         model: name of the model (a key of :class:`Models`).
-        options: further ``transcribe`` arguments chosen on the page (``source``).
+        options: further ``transcribe`` arguments chosen on the page (``source``, ``adapt``).
         state: ``"uploading"``, ``"queued"``, ``"running"``, ``"done"``, ``"error"`` or
             ``"removed"``.
     """
@@ -274,7 +274,9 @@ def run_job(job: Job, models: Models) -> None:
             warnings.simplefilter("always")
             result = transcribe(job.input_path, model=net, **job.options)
         job.defaults = ModelDefaults(
-            model_threshold(net), model_relative_threshold(net), net.window_seconds
+            model_threshold(net),
+            model_relative_threshold(net, adapted=bool(job.options.get("adapt"))),
+            net.window_seconds,
         )
         job.warnings = [job.tell(str(item.message)) for item in caught]
         job.result = dataclasses.replace(result, source=job.name)  # never the server's path

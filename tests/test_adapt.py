@@ -169,3 +169,15 @@ def test_cli_adapt_writes_the_same_kind_of_midi(capsys, tmp_path, tiny_model_fil
     assert code == 0, err
     (drums,) = pretty_midi.PrettyMIDI(str(tmp_path / "out" / "loop.mid")).instruments
     assert drums.is_drum and {n.pitch for n in drums.notes} <= {36, 38, 42}
+
+
+def test_a_model_whose_kit_cannot_be_read_is_a_one_line_error(tiny_model, tmp_path):
+    import dataclasses
+
+    from drummernet.errors import ModelLoadError
+
+    missing = str(tmp_path / "no_such_kit")
+    tiny_model.config = dataclasses.replace(tiny_model.config, kits=(missing,))
+    tiny_model.synthesizer.set_kits(torch.zeros(1, 3, 1))  # as if loaded without its kit
+    with pytest.raises(ModelLoadError, match="adaptation needs the model's kit"):
+        model_templates(tiny_model)

@@ -42,6 +42,7 @@ from drummernet.constants import SAMPLE_CLASS_OF, SAMPLE_CLASSES, component_clas
 from drummernet.samples import features as features_module
 from drummernet.samples.classify import OUTPUTS, WEIGHTS_PATH, OneShotClassifier, judge
 from drummernet.samples.features import FEATURE_SR, Excerpt, features
+from experiments import sample_data
 from experiments.sample_data import (
     CACHE,
     SR,
@@ -86,8 +87,11 @@ def target(example: Example) -> int:
 def _featurize(examples: list[Example], copies: int, seed: int, tag: str):
     """``(X (n, N_FEATURES), y (n,), group index (n,))`` of ``copies`` augmented variants of
     every example (the first copy clean), cached by content."""
-    # the features' own source is part of the key: editing them invalidates the cache
-    code = hashlib.sha1(Path(features_module.__file__).read_bytes()).hexdigest()
+    # the features' and the examples' sources are part of the key: editing either (a synth,
+    # the augmentation) invalidates the cache
+    code = hashlib.sha1(
+        Path(features_module.__file__).read_bytes() + Path(sample_data.__file__).read_bytes()
+    ).hexdigest()
     key = hashlib.sha1(
         f"{tag}-{code}-{copies}-{seed}-{[e.name for e in examples]}".encode()
     ).hexdigest()[:16]

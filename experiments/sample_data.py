@@ -3,8 +3,9 @@
 Three sources, each labelled only by what its files or presets already say:
 
 - the built-in kits (``drummernet/drum_components``): the file name is the component code;
-- ``other`` negatives made here by simple synthesis (claps, cowbells, wood blocks, shakers,
-  bells, tones, chords, sweeps, noise, reversed hits), speech spoken by ``espeak-ng``, and loops
+- ``other`` negatives made here by simple synthesis (hand drums, tabla, claps and slaps,
+  cowbells, agogos, wood blocks, shakers, maracas, bells, tones, chords, sweeps, noise,
+  reversed hits), speech spoken by ``espeak-ng``, and loops
   rendered from several kit hits (not one hit);
 - an external test set that no method is trained or tuned on: the Debian packages
   ``hydrogen-drumkits`` (labelled by the kits' own instrument names), ``sonic-pi-samples`` (by
@@ -229,6 +230,106 @@ def snap(rng):
     return _band(noise, centre / 1.5, centre * 1.5) * _env(n, rng.uniform(0.004, 0.02))
 
 
+#: Ratios of an ideal circular membrane's first modes to its fundamental.
+MEMBRANE_MODES = (1.0, 1.594, 2.136, 2.296, 2.653, 2.918, 3.156)
+
+
+def _modes(rng, f: float, ratios, n: int, decay: float) -> np.ndarray:
+    """Decaying sines at ``f * ratios``, higher modes weaker and shorter (a struck body)."""
+    t = np.arange(n) / SR
+    out = np.zeros(n, np.float32)
+    for i, ratio in enumerate(ratios):
+        gain = rng.uniform(0.2, 1.0) / (1 + 0.7 * i)
+        phase = rng.uniform(0, 2 * np.pi)
+        out += gain * np.sin(2 * np.pi * f * ratio * t + phase) * np.exp(-t * (1 + 0.5 * i) / decay)
+    return out
+
+
+def _micro_attacks(rng, n: int, count: int, spacing: tuple[float, float]) -> list[int]:
+    """Onsets (samples) of ``count`` strokes a few ms apart: fingers or hands landing unevenly."""
+    starts = [0]
+    for _ in range(count - 1):
+        starts.append(starts[-1] + int(rng.uniform(*spacing) * SR))
+    return [s for s in starts if s < n]
+
+
+def membrane_hand(rng):
+    """A djembe, conga or bongo stroke: membrane modes with a short, high-Q ring above the toms'
+    range, struck by several fingers, as an open tone or a slap."""
+    n = int(rng.uniform(0.12, 0.6) * SR)
+    stroke = rng.choice(["tone", "slap"], p=[0.6, 0.4])
+    f = math.exp(rng.uniform(math.log(180), math.log(650)))
+    decay = rng.uniform(0.03, 0.2)
+    body = _modes(rng, f, MEMBRANE_MODES[: int(rng.integers(3, 8))], n, decay)
+    skin = _band(
+        rng.standard_normal(n).astype(np.float32), rng.uniform(600, 1500), rng.uniform(3000, 8000)
+    )
+    slap_gain = rng.uniform(0.5, 1.2) if stroke == "slap" else rng.uniform(0.05, 0.3)
+    hit = body + slap_gain * skin * _env(n, rng.uniform(0.006, 0.03))
+    out = np.zeros(n, np.float32)
+    for i, start in enumerate(_micro_attacks(rng, n, int(rng.integers(1, 4)), (0.002, 0.012))):
+        out[start:] += hit[: n - start] * (0.6**i)
+    return out
+
+
+def tabla(rng):
+    """A tabla stroke: the dayan's harmonic partials (its loaded head) or the bayan's low tone
+    whose pitch rises under the palm."""
+    n = int(rng.uniform(0.2, 1.5) * SR)
+    t = np.arange(n) / SR
+    if rng.random() < 0.5:  # dayan: nearly harmonic partials
+        f = rng.uniform(250, 600)
+        ratios = [k * rng.uniform(0.99, 1.01) for k in (1, 2, 3, 4, 5)]
+        return _modes(rng, f, ratios, n, rng.uniform(0.08, 0.8)) + 0.3 * _band(
+            rng.standard_normal(n).astype(np.float32), 1000, 6000
+        ) * _env(n, 0.01)
+    f0 = rng.uniform(70, 140)
+    glide = f0 * (1 + rng.uniform(0.1, 0.5) * (1 - np.exp(-t / rng.uniform(0.05, 0.2))))
+    body = np.sin(2 * np.pi * np.cumsum(glide) / SR).astype(np.float32)
+    return body * _env(n, rng.uniform(0.1, 0.4))
+
+
+def hand_slap(rng):
+    """A hand clap, cajon slap or frame-drum slap: 3-6 noise bursts 4-15 ms apart (a snare has
+    one) over a faint body thump, the noise band lower and wider than a snare's wires."""
+    n = int(rng.uniform(0.1, 0.45) * SR)
+    noise = rng.standard_normal(n).astype(np.float32)
+    centre = math.exp(rng.uniform(math.log(600), math.log(2500)))
+    burst = _band(noise, centre / rng.uniform(1.5, 3), centre * rng.uniform(1.5, 3))
+    env = np.zeros(n, np.float32)
+    starts = _micro_attacks(rng, n, int(rng.integers(3, 7)), (0.004, 0.015))
+    for start in starts:
+        env[start:] += rng.uniform(0.5, 1.0) * _env(n - start, rng.uniform(0.002, 0.008))
+    env[starts[-1] :] += rng.uniform(0.1, 0.5) * _env(n - starts[-1], rng.uniform(0.02, 0.12))
+    thump = _modes(rng, rng.uniform(90, 300), MEMBRANE_MODES[:3], n, rng.uniform(0.02, 0.08))
+    return burst * env + rng.uniform(0, 0.25) * thump
+
+
+def maraca(rng):
+    """Maracas or a shaker: a dense stream of tiny bright grains (the beads) whose rate and level
+    swell and fall with the shake."""
+    n = int(rng.uniform(0.05, 0.3) * SR)
+    t = np.arange(n) / SR
+    rate = rng.uniform(2000, 15000)  # grains per second at the peak
+    peak = rng.uniform(0.006, 0.04)  # the beads swell in: no instant attack
+    shape = np.exp(-((t - peak) ** 2) / (2 * rng.uniform(0.005, 0.04) ** 2))
+    grains = (rng.random(n) < rate / SR * shape) * rng.standard_normal(n)
+    ring = np.exp(-np.arange(int(0.002 * SR)) / (0.0003 * SR))
+    out = np.convolve(grains, ring)[:n].astype(np.float32)
+    return _band(out, rng.uniform(2500, 6000), rng.uniform(10000, 18000))
+
+
+def agogo(rng):
+    """An agogo, cowbell or bell plate: a pair of inharmonic partials (and a few weaker ones),
+    a clean strike, a ring of 0.1-0.8 s."""
+    n = int(rng.uniform(0.15, 0.9) * SR)
+    f = math.exp(rng.uniform(math.log(400), math.log(2200)))
+    ratios = [1.0, rng.uniform(1.3, 1.7), rng.uniform(2.3, 2.9), rng.uniform(3.6, 4.6)]
+    body = _modes(rng, f, ratios[: int(rng.integers(2, 5))], n, rng.uniform(0.08, 0.6))
+    click = rng.standard_normal(n).astype(np.float32) * _env(n, 0.001)
+    return body + rng.uniform(0, 0.3) * click
+
+
 SYNTHS = {
     "hand_drum": hand_drum,
     "snap": snap,
@@ -242,6 +343,11 @@ SYNTHS = {
     "sweep": sweep,
     "noise": steady_noise,
     "zap": zap,
+    "membrane_hand": membrane_hand,
+    "tabla": tabla,
+    "hand_slap": hand_slap,
+    "maraca": maraca,
+    "agogo": agogo,
 }
 
 

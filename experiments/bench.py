@@ -29,7 +29,9 @@ from drummernet.evaluation.baselines import bandwise_system
 from drummernet.evaluation.datasets import read_dataset
 from drummernet.evaluation.scoring import evaluate
 from drummernet.evaluation.systems import transcription_system
+from drummernet.model.kits import list_kits
 from drummernet.transcription.inference import load_model
+from experiments.__main__ import synthetic_eval_tracks
 
 DEFAULT_DATASET = (
     Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))
@@ -85,32 +87,28 @@ def main() -> None:
     )
     print_table(rows)
     if args.synthetic:
-        from experiments.__main__ import synthetic_eval_tracks
-
         # The Groove test split: the note thresholds were calibrated on its validation split.
         folder = synthetic_eval_tracks(
             args.workdir / "synthetic_test", count=args.synthetic, split="test", seed=2026
         )
-        tracks = read_dataset(folder)
-        rows = [(name, *timed(system, tracks, args.window)) for name, system in systems]
-        print(f"\n{folder} ({len(tracks)} synthetic Groove-test tracks, exact labels)")
-        print_table(rows)
+        score_set(systems, folder, "synthetic Groove-test tracks, exact labels", args.window)
     if args.other_kits:
-        from drummernet.model.kits import list_kits
-        from experiments.__main__ import synthetic_eval_tracks
-
         # Kits outside the synthesizer's pool: drums its one-shots do not match.
         others = [k for k in list_kits() if k not in model.config.kits]
         folder = synthetic_eval_tracks(
             args.workdir / "synthetic_otherkits", count=args.other_kits, split="test", seed=77,
             kits=others,
         )  # fmt: skip
-        tracks = read_dataset(folder)
-        rows = [(name, *timed(system, tracks, args.window)) for name, system in systems]
-        print(
-            f"\n{folder} ({len(tracks)} synthetic Groove-test tracks through {', '.join(others)})"
-        )
-        print_table(rows)
+        what = f"synthetic Groove-test tracks through {', '.join(others)}"
+        score_set(systems, folder, what, args.window)
+
+
+def score_set(systems, folder: Path, what: str, window: float) -> None:
+    """Print the table of every system on the synthetic set in ``folder``."""
+    tracks = read_dataset(folder)
+    rows = [(name, *timed(system, tracks, window)) for name, system in systems]
+    print(f"\n{folder} ({len(tracks)} {what})")
+    print_table(rows)
 
 
 def print_table(rows) -> None:

@@ -108,17 +108,7 @@ class DrummerNet(nn.Module):
         #: JSON metadata stored with the weights (training steps, a calibrated note threshold...).
         self.extra: dict = {}
         self.analyzer = Analyzer(config.analyzer)
-        acfg = config.analyzer
-        self.synthesizer = Synthesizer(
-            load_kit_tensor(
-                kits if kits is not None else config.kits,
-                acfg.components,
-                acfg.sample_rate,
-                config.one_shot_seconds,
-                norm=config.kit_norm,
-                class_seconds=config.class_shot_seconds,
-            )
-        )
+        self.synthesizer = Synthesizer(config_kit(config, kits))
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -231,6 +221,24 @@ class DrummerNet(nn.Module):
             ) from None
         model.eval()
         return model.to(device) if device else model
+
+
+def config_kit(config: ModelConfig, kits: Sequence | torch.Tensor | None = None) -> torch.Tensor:
+    """The synthesizer's kit tensor ``(n_kits, n_components, samples)``: ``kits`` (default: the
+    config's kits) read, cut and scaled as the config says.
+
+    Raises:
+        KitError: a kit cannot be loaded.
+    """
+    acfg = config.analyzer
+    return load_kit_tensor(
+        kits if kits is not None else config.kits,
+        acfg.components,
+        acfg.sample_rate,
+        config.one_shot_seconds,
+        norm=config.kit_norm,
+        class_seconds=config.class_shot_seconds,
+    )
 
 
 def silent_kit(config: ModelConfig) -> torch.Tensor:

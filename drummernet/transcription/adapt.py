@@ -42,8 +42,7 @@ import torch.nn.functional as F
 from drummernet.constants import component_class
 from drummernet.dsp import mel_filterbank
 from drummernet.errors import ModelLoadError
-from drummernet.model.network import DrummerNet
-from drummernet.model.synthesizer import load_kit_tensor
+from drummernet.model.network import DrummerNet, config_kit
 
 #: The classes whose rows adaptation may revive: they start at :data:`ADAPT_REVIVE_LEVEL` on
 #: every frame where the analyzer hears a stroke (its activations summed over the components
@@ -287,19 +286,12 @@ def model_templates(model: DrummerNet) -> torch.Tensor:
     if templates is None:
         shots = model.synthesizer.kits
         if not shots.numel() or not bool(shots.abs().amax() > 0):  # loaded without its kit
-            config = model.config
             try:
-                shots = load_kit_tensor(
-                    config.kits,
-                    model.components,
-                    model.sample_rate,
-                    config.one_shot_seconds,
-                    norm=config.kit_norm,
-                    class_seconds=config.class_shot_seconds,
-                )
+                shots = config_kit(model.config)
             except (OSError, ValueError) as error:  # KitError is a ValueError
                 raise ModelLoadError(
-                    f"adaptation needs the model's kit ({config.kits}), which cannot be read: {error}"
+                    f"adaptation needs the model's kit ({model.config.kits}), which cannot be "
+                    f"read: {error}"
                 ) from error
         templates = kit_templates(shots.cpu(), model.sample_rate, model.hop_length)
         _TEMPLATES[model] = templates

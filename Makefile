@@ -32,7 +32,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
-	$(BIN)/python -m experiments.bench --synthetic 48 --other-kits 32 --adapt
+	$(BIN)/python -m experiments.bench --synthetic 48 --other-kits 32 --no-adapt
 
 # Reproduces the shipped model: unsupervised training (reconstruction loss only) on synthetic stems
 # from the Groove MIDI Dataset's train split plus the unlabeled loops, then the note threshold is

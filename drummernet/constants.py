@@ -239,7 +239,29 @@ DEFAULT_VELOCITY_GAMMA = 2.0
 
 #: Components that one instrument plays, so only one can sound at a time: hits of a group within
 #: :data:`DEFAULT_MIN_GAP` keep only the strongest (a hi-hat is closed, pedalled or open).
-DEFAULT_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (("HH_CHH", "HH_PHH", "HH_OHH"),)
+#: A drummer strikes one tom at a time, so one stroke is one tom note, not two.
+DEFAULT_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("HH_CHH", "HH_PHH", "HH_OHH"),
+    ("TT_HIT", "TT_MHT", "TT_HFT"),
+)
+
+#: Whether :func:`~drummernet.transcribe` adapts by default
+#: (:mod:`drummernet.transcription.adapt`). It does: on the 4 dev tracks and
+#: both held-out synthetic sets, adaptation with tom masking keeps the kick, snare and hi-hat
+#: notes as they are, finds more toms with far fewer phantom ones, and writes crash and ride
+#: notes (``MODEL.md``), at about 70x real time on 2 cores; ``adapt=False`` (``--no-adapt``)
+#: is the analyzer alone, about 3x faster.
+DEFAULT_ADAPT = True
+
+#: The classes whose hits can mask a tom hit (see :data:`DEFAULT_TOM_MASKING`).
+TOM_MASKERS: tuple[str, ...] = ("SD",)
+
+#: Tom masking: a tom hit within :data:`DEFAULT_MIN_GAP` of a snare hit at least this many
+#: times as strong is dropped (0: never). The analyzer writes a tom under many snare strokes, to
+#: paint the body that the kit's snare one-shots lack; a real tom struck with the snare is rare.
+#: Models store their calibrated ratio (``extra["tom_masking"]``, ``extra["adapt_tom_masking"]``
+#: for adapted activations, chosen by ``experiments.calibrate``); this default is off.
+DEFAULT_TOM_MASKING = 0.0
 
 #: Length of every written MIDI note, in seconds (drum notes have no meaningful offset).
 DEFAULT_NOTE_DURATION = 0.1

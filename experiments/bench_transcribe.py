@@ -4,10 +4,10 @@ Not a test: it prints figures. For each length (default 1, 10 and 60 minutes) it
 44.1 kHz stereo WAV of generated drums (a procedural groove rendered with the default kit, tiled),
 then, in a fresh subprocess per length so that peak RSS means something:
 
-* **drummernet**: loads the model (default ``ModelConfig``; untrained weights time the same as
-  trained ones), streams the file to 16 kHz mono (``read``), then times the compute alone
-  (``compute``: loudness, chunked batched analysis, peak picking);
-* **drummernet --adapt**: the same with per-recording adaptation
+* **drummernet --no-adapt**: loads the shipped model, streams the file to 16 kHz mono
+  (``read``), then times the compute alone (``compute``: loudness, chunked batched analysis,
+  peak picking);
+* **drummernet** (the default): the same with per-recording adaptation
   (:mod:`drummernet.transcription.adapt`) between analysis and peak picking; the kit's
   templates are made with the model, before timing;
 * **band-wise baseline** (:func:`drummernet.evaluation.baselines.bandwise_onsets`) on the same
@@ -82,11 +82,17 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
 
     torch.set_num_threads(threads)
     from drummernet.audio import read_audio
-    from drummernet.constants import DEFAULT_MIN_GAP, DEFAULT_THRESHOLD
+    from drummernet.constants import DEFAULT_MIN_GAP
     from drummernet.dsp import loudness_gain
     from drummernet.transcription.adapt import adapt_activations, model_templates
     from drummernet.transcription.events import activations_to_events
-    from drummernet.transcription.inference import analyze_audio, load_model
+    from drummernet.transcription.inference import (
+        analyze_audio,
+        load_model,
+        model_relative_threshold,
+        model_threshold,
+        model_tom_masking,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # keep the timing output to figures
@@ -108,7 +114,9 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
         )
     events = activations_to_events(
         activations, model.sample_rate / model.hop_length, model.components,
-        DEFAULT_THRESHOLD, DEFAULT_MIN_GAP,
+        model_threshold(model), DEFAULT_MIN_GAP,
+        relative_threshold=model_relative_threshold(model, adapted=adapt),
+        analysis_window=model.window_seconds, tom_masking=model_tom_masking(model, adapted=adapt),
     )  # fmt: skip
     compute = time.perf_counter() - start
     cpu = time.process_time() - cpu
@@ -193,7 +201,7 @@ def main() -> None:
     for minutes in [float(m) for m in args.minutes.split(",")]:
         path = make_drums(workdir / f"drums_{minutes:g}min.wav", minutes)
         label = f"{minutes:g} min"
-        for kind, system in [("dn", "drummernet"), ("dna", "drummernet --adapt")]:
+        for kind, system in [("dn", "drummernet --no-adapt"), ("dna", "drummernet (default)")]:
             r = _subprocess(["--threads", str(args.threads), "--worker", kind, str(path)])
             if "error" in r:
                 print(f"{label:>7} | {system:<22} | failed: {r['error']}")
@@ -223,7 +231,11 @@ def main() -> None:
         DrummerNet(ModelConfig()).save(model_file)
     out_dir = workdir / "cli_out"
     print()
-    for name, extra in [("--model FILE", ["--model", str(model_file)]), ("default model", [])]:
+    for name, extra in [
+        ("--model FILE", ["--model", str(model_file)]),
+        ("default model, --no-adapt", ["--no-adapt"]),
+        ("default model", []),
+    ]:
         times = [_time_cli(cli_file, out_dir, extra) for _ in range(3)]
         print(f"CLI, {args.cli_minutes:g}-minute 44.1 kHz stereo WAV -> MIDI ({name}): "
               f"best {min(times):.2f} s, median {sorted(times)[1]:.2f} s of 3 runs")  # fmt: skip

@@ -20,7 +20,17 @@ in the model file, which ``drummernet.transcribe`` then uses by default.
 With ``--adapt`` (after a plain calibration) the floor stays, and the relative thresholds of the
 adapted classes (:data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES`) are chosen again
 on adapted activations and stored as ``extra["adapt_relative_threshold"]``, which
-``transcribe(adapt=True)`` uses for those classes.
+``transcribe(adapt=True)`` uses for those classes. The toms' relative threshold is then chosen
+again together with the tom masking (``extra["adapt_tom_masking"]``: a tom hit under a snare hit
+that many times stronger is dropped): the best tom F1 among the settings that write at most
+:data:`PHANTOM_LIMIT` tom notes per track without toms. The F1 alone, macro-averaged over the
+tracks that have toms, never counts those phantom notes.
+
+With ``--mix`` (a model for full mixes, ``transcribe(mix_model=...)``) the tracks are synthetic
+mixes of :mod:`experiments.mix_sets` instead (the additive and the SoundFont band, Groove
+validation drums), rendered with ``--mix-seed``, not the benchmark's seed, and transcribed with
+``source="mix"`` (``--source drums``: the model reads the mix as it is). ``--exclude DIR`` leaves
+out the tracks whose drums (reference onsets) are a track's of DIR, e.g. the benchmark's set.
 """
 
 from __future__ import annotations
@@ -33,19 +43,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drummernet.constants import COARSE_CLASSES, DEFAULT_RELATIVE_THRESHOLD
+from drummernet.constants import COARSE_CLASSES, DEFAULT_RELATIVE_THRESHOLD, DEFAULT_SOURCE
 from drummernet.evaluation.datasets import read_dataset
 from drummernet.evaluation.scoring import evaluate
 from drummernet.evaluation.systems import transcription_labels
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.adapt import DEFAULT_ADAPT_CLASSES
 from drummernet.transcription.events import activations_to_events
-from drummernet.transcription.inference import model_threshold, transcribe
+from drummernet.transcription.inference import (
+    model_relative_threshold,
+    model_threshold,
+    transcribe,
+)
 from drummernet.transcription.result import Transcription
 from experiments.__main__ import synthetic_eval_tracks
 
 CANDIDATES = tuple(np.round(np.geomspace(0.02, 0.5, 15), 4))
 RELATIVE_CANDIDATES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+#: Tom masking ratios tried (0: off).
+TOM_MASKING_CANDIDATES = (0.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: Phantom notes per track that the tom settings may write (issue 13's limit).
+PHANTOM_LIMIT = 5.0
 #: The classes whose mean F1 chooses the floor (the benchmark's).
 SCORED = ("KD", "SD", "HH")
 
@@ -83,7 +101,13 @@ def choose(
     return best[1], best[2], best[0]
 
 
-def _repick(results: Mapping[Path, Transcription], floor: float, relative: float, window: float):
+def _repick(
+    results: Mapping[Path, Transcription],
+    floor: float,
+    relative: float | Mapping[str, float],
+    window: float,
+    tom_masking: float = 0.0,
+):
     """``evaluate``'s system re-reading cached activations with other thresholds."""
 
     def system(track) -> dict[str, np.ndarray]:
@@ -95,6 +119,7 @@ def _repick(results: Mapping[Path, Transcription], floor: float, relative: float
             floor,
             relative_threshold=relative,
             analysis_window=window,
+            tom_masking=tom_masking,
         )
         return transcription_labels(
             Transcription(
@@ -105,17 +130,57 @@ def _repick(results: Mapping[Path, Transcription], floor: float, relative: float
     return system
 
 
+def transcribe_all(
+    model: DrummerNet, tracks: Sequence, adapt: bool, source: str = DEFAULT_SOURCE
+) -> dict[Path, Transcription]:
+    """Every track transcribed once, without tom masking (its notes are re-read)."""
+    return {
+        track.audio_path: transcribe(
+            track.audio_path, model=model, adapt=adapt, source=source, tom_masking=0.0
+        )
+        for track in tracks
+    }
+
+
+def choose_tom_masking(
+    results: Mapping[Path, Transcription],
+    tracks: Sequence,
+    floor: float,
+    relative: Mapping[str, float],
+    window: float,
+) -> tuple[float, float, float, float]:
+    """The toms' relative threshold and tom masking: the best tom F1 among the settings that
+    write at most :data:`PHANTOM_LIMIT` tom notes per track without toms (else the fewest
+    phantoms).
+
+    Returns:
+        ``(relative threshold, tom masking, F1, phantom notes per track without toms)``.
+    """
+    without = sum(1 for track in tracks if not len(track.reference.get("TT", ())))
+    options = []
+    for rel in RELATIVE_CANDIDATES:
+        for ratio in TOM_MASKING_CANDIDATES:
+            system = _repick(results, floor, {**relative, "TT": rel}, window, ratio)
+            result = evaluate(system, tracks, labels=("TT",), progress=False)
+            f1, phantom = result.macro("TT")["f1"], result.phantom("TT") / max(without, 1)
+            options.append((phantom <= PHANTOM_LIMIT, f1 if phantom <= PHANTOM_LIMIT else -phantom,
+                            -ratio, rel, ratio, f1, phantom))  # fmt: skip
+    *_, rel, ratio, f1, phantom = max(options)
+    return rel, ratio, f1, phantom
+
+
 def scan(
     model: DrummerNet,
     tracks: Sequence,
     adapt: bool = False,
     floors: Sequence[float] = CANDIDATES,
+    source: str = DEFAULT_SOURCE,
+    results: Mapping[Path, Transcription] | None = None,
 ) -> dict[tuple[float, float], dict[str, float]]:
     """Per-class F1 on ``tracks`` for every floor and relative threshold candidate (on adapted
-    activations with ``adapt``)."""
-    results = {
-        track.audio_path: transcribe(track.audio_path, model=model, adapt=adapt) for track in tracks
-    }
+    activations with ``adapt``), transcribed with ``source``."""
+    if results is None:
+        results = transcribe_all(model, tracks, adapt, source)
     scores = {}
     for floor in floors:
         for relative in RELATIVE_CANDIDATES:
@@ -134,16 +199,34 @@ def main() -> None:
     parser.add_argument(
         "--adapt", action="store_true", help="choose the adapted classes' relative thresholds"
     )
+    parser.add_argument("--mix", action="store_true", help="calibrate on synthetic full mixes")
+    parser.add_argument("--mix-seed", type=int, default=7, help="seed of the --mix tracks")
+    parser.add_argument("--source", choices=("mix", "drums"), default="mix", help="with --mix")
+    parser.add_argument("--exclude", type=Path, help="leave out the drums of this dataset's tracks")
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = DrummerNet.load(args.model)
-    tracks = read_dataset(
-        synthetic_eval_tracks(args.folder, count=args.tracks, sr=model.sample_rate)
-    )[: args.tracks]
+    source = DEFAULT_SOURCE
+    if args.mix:
+        from experiments.mix_sets import mix_sets
+
+        count = math.ceil(args.tracks / 2)  # half with each band
+        folder = mix_sets(args.folder, count, seed=args.mix_seed)
+        sets = [folder / name for name in ("mix_synth", "mix_sf") if (folder / name).is_dir()]
+        tracks = [track for path in sets for track in read_dataset(path)]
+        source = args.source
+    else:
+        tracks = read_dataset(
+            synthetic_eval_tracks(args.folder, count=args.tracks, sr=model.sample_rate)
+        )[: args.tracks]
+    if args.exclude is not None:
+        taken = {_drums(track) for track in read_dataset(args.exclude)}
+        tracks = [track for track in tracks if _drums(track) not in taken]
+        print(f"{len(tracks)} tracks left after excluding the drums of {args.exclude}")
     if args.adapt:
         calibrate_adapted(model, tracks, args.model, args.write)
         return
-    scores = scan(model, tracks)
+    scores = scan(model, tracks, source=source)
     for floor in CANDIDATES:
         row = scores[float(floor), DEFAULT_RELATIVE_THRESHOLD]
         print(f"floor {floor:.4f}, relative {DEFAULT_RELATIVE_THRESHOLD} everywhere: "
@@ -163,15 +246,32 @@ def main() -> None:
         print(f"written to {args.model}")
 
 
+def _drums(track) -> tuple:
+    """What identifies a track's drum performance: its reference onsets, to the millisecond."""
+    return tuple(sorted((c, tuple(np.round(t, 3))) for c, t in track.reference.items()))
+
+
 def calibrate_adapted(model: DrummerNet, tracks: Sequence, path: Path, write: bool) -> None:
-    """The ``--adapt`` mode: relative thresholds of the adapted classes at the stored floor."""
+    """The ``--adapt`` mode: relative thresholds of the adapted classes at the stored floor,
+    then the toms' relative threshold again with the tom masking (:func:`choose_tom_masking`)."""
     floor = model_threshold(model)
-    scores = scan(model, tracks, adapt=True, floors=(floor,))
+    results = transcribe_all(model, tracks, adapt=True)
+    scores = scan(model, tracks, adapt=True, floors=(floor,), results=results)
     _, relative, _ = choose(scores)
     chosen = {c: relative[c] for c in DEFAULT_ADAPT_CLASSES if c in relative}
-    print(f"adapted classes at floor {floor}: relative thresholds {chosen}")
+    print(f"adapted classes at floor {floor}: relative thresholds {chosen} (F1 only)")
+    stored = model_relative_threshold(model, adapted=True)
+    if not isinstance(stored, Mapping):
+        stored = {c: stored for c in COARSE_CLASSES}
+    base = {**stored, **chosen}
+    rel, ratio, f1, phantom = choose_tom_masking(results, tracks, floor, base, model.window_seconds)
+    chosen["TT"] = rel
+    print(
+        f"toms with phantoms at most {PHANTOM_LIMIT:g} per track: relative {rel}, tom masking "
+        f"{ratio} (F1 {f1:.3f}, {phantom:.1f} phantom notes per track without toms)"
+    )
     if write:
-        model.save(path, extra={"adapt_relative_threshold": chosen})
+        model.save(path, extra={"adapt_relative_threshold": chosen, "adapt_tom_masking": ratio})
         print(f"written to {path}")
 
 

@@ -153,6 +153,32 @@ def test_a_bad_adapted_threshold_in_a_model_file_is_refused(tiny_model, tmp_path
         DrummerNet.load(path)
 
 
+@pytest.mark.parametrize(
+    "flag, adapted", [([], True), (["--adapt"], True), (["--no-adapt"], False)]
+)
+def test_cli_adapts_by_default(tmp_path, tiny_model_file, monkeypatch, flag, adapted):
+    import soundfile as sf
+    from conftest import drum_loop
+
+    from drummernet.cli import main
+    from drummernet.transcription import inference
+
+    seen = []
+    original = inference.transcribe
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["adapt"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "transcribe", spy)
+    audio, _ = drum_loop(1.0)
+    wav = tmp_path / "loop.wav"
+    sf.write(wav, audio, SR)
+    out = ["-o", str(tmp_path / "out"), "--model", str(tiny_model_file)]
+    assert main(["transcribe", str(wav), *out, *flag]) == 0
+    assert seen == [adapted]
+
+
 def test_cli_adapt_writes_the_same_kind_of_midi(capsys, tmp_path, tiny_model_file):
     import pretty_midi
     import soundfile as sf

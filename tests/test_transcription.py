@@ -99,6 +99,60 @@ def test_hihat_components_exclude_each_other():
     assert len(unmerged) == 5
 
 
+def test_one_stroke_is_one_tom():
+    comps = ("SD", "TT_HIT", "TT_MHT", "TT_HFT")
+    activations = impulses(200, [(1, 50, 0.2), (3, 51, 0.3), (2, 150, 0.2)], n=4)
+    events = activations_to_events(activations, FPS, comps)
+    assert [(e.component, round(e.time * FPS)) for e in events] == [
+        ("TT_HFT", 51), ("TT_MHT", 150)
+    ]  # fmt: skip
+
+
+def test_tom_masking_drops_a_tom_under_a_much_stronger_snare():
+    comps = ("KD", "SD", "TT_HFT")
+    hits = [
+        (1, 50, 0.6), (2, 51, 0.15),  # snare 4x the tom: the tom paints the snare's body
+        (1, 100, 0.3), (2, 100, 0.2),  # snare 1.5x: a tom and a snare struck together
+        (0, 150, 0.9), (2, 150, 0.1),  # a kick does not mask
+        (2, 180, 0.1),  # a tom alone
+    ]  # fmt: skip
+    activations = impulses(220, hits)
+    kept = activations_to_events(activations, FPS, comps, relative_threshold=0, tom_masking=3.0)
+    toms = [round(e.time * FPS) for e in kept if e.component == "TT_HFT"]
+    assert toms == [100, 150, 180]
+    assert [round(e.time * FPS) for e in kept if e.component == "SD"] == [50, 100]
+    off = activations_to_events(activations, FPS, comps, relative_threshold=0)
+    assert [round(e.time * FPS) for e in off if e.component == "TT_HFT"] == [51, 100, 150, 180]
+    strict = activations_to_events(activations, FPS, comps, relative_threshold=0, tom_masking=1.2)
+    assert [round(e.time * FPS) for e in strict if e.component == "TT_HFT"] == [150, 180]
+
+
+def test_model_file_tom_masking_is_the_default_of_adapted_reading(
+    tiny_model, tmp_path, monkeypatch
+):
+    from drummernet.transcription import inference
+    from drummernet.transcription.inference import model_tom_masking, transcribe
+
+    assert model_tom_masking(tiny_model) == model_tom_masking(tiny_model, adapted=True) == 0.0
+    path = tiny_model.save(tmp_path / "m.safetensors", extra={"adapt_tom_masking": 3.0})
+    model = DrummerNet.load(path, kits=synthetic_kit())
+    assert model_tom_masking(model, adapted=True) == 3.0
+    assert model_tom_masking(model) == 0.0
+    seen = []
+    original = inference.activations_to_events
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["tom_masking"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "activations_to_events", spy)
+    audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+    transcribe(audio, SR, model=model)  # adapted by default
+    transcribe(audio, SR, model=model, adapt=False)
+    transcribe(audio, SR, model=model, tom_masking=1.5)  # an explicit value wins
+    assert seen == [3.0, 0.0, 1.5]
+
+
 def test_peak_picking_rejects_bad_shapes():
     with pytest.raises(ValueError, match="n_components=3"):
         activations_to_events(np.zeros((2, 10)), FPS, COMPS)

@@ -184,6 +184,18 @@ def test_class_settings_override_the_models_per_component_values():
     assert relative_thresholds(0.3, {"KD": 0.0})["SD"] == 0.3
 
 
+def test_the_page_rereads_with_the_models_tom_masking():
+    from drummernet.web.reading import ModelDefaults, reread
+
+    activations = np.zeros((2, 200), np.float32)
+    activations[0, 50], activations[1, 51], activations[1, 150] = 0.6, 0.15, 0.15  # SD, TT
+    result = Transcription([], activations, 200.0, ("SD", "TT_HFT"), 1.0)
+    for masking, toms in ((3.0, 1), (0.0, 2)):
+        defaults = ModelDefaults(0.02, 0.0, 0.04, tom_masking=masking)
+        events = reread(result, defaults, NoteSettings()).events
+        assert sum(e.component == "TT_HFT" for e in events) == toms
+
+
 def test_downloads_hold_the_notes_on_the_page(client):
     job_id = transcribed(client, wav_bytes(3.0))
     params = {"rel.HH": "0.5"}
@@ -461,20 +473,29 @@ def test_the_input_mode_reaches_transcribe(client, monkeypatch):
 
 
 def test_the_adapt_switch_reaches_transcribe(client, monkeypatch):
-    """Adapt on the page is ``transcribe(adapt=True)``; anything but 0 or 1 is refused."""
+    """Adapt on the page is ``transcribe(adapt=True)``, off ``adapt=False``; without the
+    parameter, ``transcribe``'s default (adapted). Anything but 0 or 1 is refused."""
     seen = []
     real = web_jobs.transcribe
 
-    def spy(audio, sr=None, model=None, device=None, *, adapt=False, **kwargs):
-        seen.append(adapt)
-        return real(audio, sr, model, device, adapt=adapt, **kwargs)
+    def spy(audio, sr=None, model=None, device=None, **kwargs):
+        seen.append(kwargs.get("adapt", "default"))
+        return real(audio, sr, model, device, **kwargs)
 
     monkeypatch.setattr(web_jobs, "transcribe", spy)
-    for value, expected in (("1", True), ("0", False)):
-        response = upload(client, wav_bytes(), adapt=value)
-        assert wait(client, response.json()["id"])["state"] == "done"
-        assert seen[-1] is expected
+    for value, expected in (("1", True), ("0", False), (None, "default")):
+        response = upload(client, wav_bytes(), **({"adapt": value} if value else {}))
+        job = wait(client, response.json()["id"])
+        assert job["state"] == "done"
+        assert seen[-1] == expected
     assert upload(client, wav_bytes(), adapt="yes").status_code == 400
+
+
+def test_the_page_adapts_by_default():
+    from drummernet.constants import DEFAULT_ADAPT
+
+    page = (Path(web_jobs.__file__).parent / "static" / "index.html").read_text()
+    assert DEFAULT_ADAPT and '<input type="checkbox" id="adapt" checked>' in page
 
 
 # ------------------------------------------------------------------------- drummernet serve

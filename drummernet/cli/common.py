@@ -24,6 +24,7 @@ class CliError(DrummerNetError):
 def add_peak_picking(p: argparse.ArgumentParser) -> None:
     """The options that turn impulses into notes (shared by transcribe and evaluate)."""
     from drummernet.constants import (
+        DEFAULT_ADAPT,
         DEFAULT_DECAY_MASK,
         DEFAULT_MIN_GAP,
         DEFAULT_ONSET_CONTRAST,
@@ -57,9 +58,10 @@ def add_peak_picking(p: argparse.ArgumentParser) -> None:
         help="hits of one drum closer than this merge (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
-        "--adapt", action="store_true",
+        "--adapt", action=argparse.BooleanOptionalAction, default=DEFAULT_ADAPT,
         help="refit the toms' and cymbals' activations to each recording before notes are "
-        "read (per-recording adaptation: fewer phantom toms, crash and ride notes; about 3x slower)",
+        "read (per-recording adaptation: fewer phantom toms, crash and ride notes); "
+        "--no-adapt reads the analyzer alone, about 3x faster (default: --adapt)",
     )  # fmt: skip
 
 

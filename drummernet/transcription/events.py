@@ -37,10 +37,12 @@ from drummernet.constants import (
     DEFAULT_REFERENCE_AMPLITUDE,
     DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_THRESHOLD,
+    DEFAULT_TOM_MASKING,
     DEFAULT_VELOCITY_GAMMA,
     GM_NOTES,
     RELATIVE_MIN_CANDIDATES,
     RELATIVE_QUANTILE,
+    TOM_MASKERS,
     component_class,
     voice_component,
 )
@@ -147,6 +149,39 @@ def _suppress(times: np.ndarray, strengths: np.ndarray, min_gap: float) -> np.nd
     return keep
 
 
+def _unmasked_toms(
+    rows: np.ndarray,
+    times: np.ndarray,
+    amps: np.ndarray,
+    classes: Sequence[str],
+    ratio: float,
+    window: float,
+) -> np.ndarray:
+    """Mask of the hits to keep when a tom hit within ``window`` seconds of a
+    :data:`~drummernet.constants.TOM_MASKERS` hit at least ``ratio`` times as strong is dropped.
+
+    Args:
+        rows, times, amps: ``(n,)`` row index, time and strength of each hit.
+        classes: the drum class of each row.
+        ratio: > 0.
+        window: seconds.
+    """
+    keep = np.ones(len(rows), dtype=bool)
+    row_class = np.asarray(classes, dtype=object)[rows] if len(rows) else np.zeros(0, object)
+    toms = np.flatnonzero(row_class == "TT")
+    maskers = np.flatnonzero(np.isin(row_class, TOM_MASKERS))
+    if not toms.size or not maskers.size:
+        return keep
+    maskers = maskers[np.argsort(times[maskers], kind="stable")]
+    masker_times, masker_amps = times[maskers], amps[maskers]
+    first = np.searchsorted(masker_times, times[toms] - window, side="left")
+    stop = np.searchsorted(masker_times, times[toms] + window, side="right")
+    for tom, lo, hi in zip(toms, first, stop, strict=True):
+        if hi > lo and masker_amps[lo:hi].max() >= ratio * amps[tom]:
+            keep[tom] = False
+    return keep
+
+
 def _decay_mask(times: np.ndarray, strengths: np.ndarray, tau: float) -> np.ndarray:
     """Keep hits that rise above the decaying envelope of the previous kept hit.
 
@@ -243,13 +278,17 @@ def activations_to_events(
     reference_amplitude: float = DEFAULT_REFERENCE_AMPLITUDE,
     velocity_gamma: float = DEFAULT_VELOCITY_GAMMA,
     exclusive_groups: Sequence[Sequence[str]] = DEFAULT_EXCLUSIVE_GROUPS,
+    tom_masking: float = DEFAULT_TOM_MASKING,
 ) -> list[NoteEvent]:
     """Turn impulse activations into note events.
 
     Per component: every local maximum (the first frame of a plateau) whose strength reaches
     ``threshold`` is a candidate; of candidates closer than ``min_gap`` only the strongest is
     kept. Then, within each exclusive group (the hi-hat's closed, pedal and open strokes), hits
-    closer than ``min_gap`` keep only the strongest.
+    closer than ``min_gap`` keep only the strongest. With ``tom_masking``, a tom hit is dropped
+    when a snare hit within ``min_gap`` is at least ``tom_masking`` times as strong: the
+    analyzer paints the body of a snare its one-shots cannot rebuild with a tom stroke, and a
+    drummer seldom strikes a tom and the snare at once.
 
     A candidate must also rise above its component's recent level (``onset_contrast``): the
     analyzer's time-wise sparsemax puts one impulse in every window while a component sounds, so a
@@ -283,6 +322,8 @@ def activations_to_events(
         reference_amplitude, velocity_gamma: the velocity calibration of
             :func:`amplitude_to_velocity`.
         exclusive_groups: component groups of which only one sounds at a time.
+        tom_masking: strength ratio at which a snare hit masks a tom hit (0 disables; see
+            :data:`~drummernet.constants.DEFAULT_TOM_MASKING`).
 
     Returns:
         events sorted by time (then by component order).
@@ -339,6 +380,10 @@ def activations_to_events(
         drop = idx[~_suppress(times[idx], amps[idx], min_gap)]
         keep = np.ones(len(rows), dtype=bool)
         keep[drop] = False
+        rows, times, amps = rows[keep], times[keep], amps[keep]
+    if tom_masking > 0:
+        classes = [component_class(code) for code in components]
+        keep = _unmasked_toms(rows, times, amps, classes, tom_masking, min_gap)
         rows, times, amps = rows[keep], times[keep], amps[keep]
 
     velocities = amplitude_to_velocity(amps, reference_amplitude, velocity_gamma)

@@ -31,6 +31,7 @@ import torch
 from drummernet.audio import load_input
 from drummernet.constants import (
     COARSE_CLASSES,
+    DEFAULT_ADAPT,
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_DECAY_MASK,
@@ -41,6 +42,7 @@ from drummernet.constants import (
     DEFAULT_RELATIVE_THRESHOLD,
     DEFAULT_SOURCE,
     DEFAULT_THRESHOLD,
+    DEFAULT_TOM_MASKING,
 )
 from drummernet.dsp import loudness_gain
 from drummernet.errors import DrummerNetWarning, ModelLoadError
@@ -268,8 +270,9 @@ def transcribe(
     source: str = DEFAULT_SOURCE,
     separate: str | None = None,
     mix_threshold: float = DEFAULT_MIX_THRESHOLD,
-    adapt: bool = False,
+    adapt: bool = DEFAULT_ADAPT,
     adapt_classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
+    tom_masking: float | None = None,
 ) -> Transcription:
     """Transcribe a drum recording, or the drums of a full mix.
 
@@ -309,11 +312,16 @@ def transcribe(
         mix_threshold: the detection's threshold
             (:data:`~drummernet.constants.DEFAULT_MIX_THRESHOLD`).
         adapt: refit the activations of ``adapt_classes`` to this recording before notes are
-            read (:mod:`~drummernet.transcription.adapt`; slower: it reads the model's kit and
-            runs NMFD). Their relative thresholds then come from the model file's
-            ``extra["adapt_relative_threshold"]`` when it has them.
+            read (:mod:`~drummernet.transcription.adapt`; on by default,
+            :data:`~drummernet.constants.DEFAULT_ADAPT`; ``False`` is about 3x
+            faster). Their relative thresholds and the tom masking then come from the model
+            file's ``extra["adapt_relative_threshold"]`` and ``extra["adapt_tom_masking"]``
+            when it has them.
         adapt_classes: the classes adapted (``("all",)``: every one; default
             :data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES`).
+        tom_masking: a tom hit is dropped when a snare hit within ``min_gap`` is at least this
+            many times as strong (0 disables; default: the model file's value for the
+            activations read, see :func:`model_tom_masking`).
 
     Returns:
         the transcription; its velocities refer to the loudness-normalised recording (of the
@@ -379,6 +387,8 @@ def transcribe(
         threshold = model_threshold(net)
     if relative_threshold is None:
         relative_threshold = model_relative_threshold(net, adapted=adapt)
+    if tom_masking is None:
+        tom_masking = model_tom_masking(net, adapted=adapt)
     events = activations_to_events(
         activations,
         frame_rate,
@@ -389,6 +399,7 @@ def transcribe(
         relative_threshold=relative_threshold,
         onset_contrast=onset_contrast,
         analysis_window=net.window_seconds,
+        tom_masking=tom_masking,
     )
     return Transcription(
         events, activations, frame_rate, components, duration, path, gain,
@@ -400,6 +411,14 @@ def model_threshold(model: DrummerNet) -> float:
     """The note threshold a model file recommends (``extra["threshold"]``), or the default."""
     value = getattr(model, "extra", {}).get("threshold")
     return float(value) if value is not None else DEFAULT_THRESHOLD
+
+
+def model_tom_masking(model: DrummerNet, adapted: bool = False) -> float:
+    """The tom masking a model file recommends for its activations (``extra["tom_masking"]``)
+    or, with ``adapted``, for adapted ones (``extra["adapt_tom_masking"]``); else
+    :data:`~drummernet.constants.DEFAULT_TOM_MASKING` (off)."""
+    value = getattr(model, "extra", {}).get("adapt_tom_masking" if adapted else "tom_masking")
+    return float(value) if value is not None else DEFAULT_TOM_MASKING
 
 
 def model_relative_threshold(model: DrummerNet, adapted: bool = False) -> float | dict[str, float]:

@@ -3,7 +3,7 @@
 ============================================  ===============================================
 ``GET  /``                                    the page
 ``GET  /api/info``                            models, kits, formats, the upload limit
-``POST /api/jobs?name=&model=[&source=][&adapt=1]``  the recording as the raw body -> a job
+``POST /api/jobs?name=&model=[&source=][&adapt=0|1]``  the recording as the raw body -> a job
 ``GET  /api/jobs/{id}``                       the job's state (polled while it transcribes)
 ``GET  /api/jobs/{id}/notes?<reading>``       the notes, re-read with the page's settings
 ``GET  /api/jobs/{id}/audio``                 the original recording, for playback

@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drummernet.audio import AUDIO_EXTENSIONS
+from drummernet.constants import DEFAULT_ADAPT
 from drummernet.errors import DrummerNetError
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.inference import (
     load_model,
     model_relative_threshold,
     model_threshold,
+    model_tom_masking,
     transcribe,
 )
 from drummernet.transcription.result import Transcription
@@ -273,10 +275,12 @@ def run_job(job: Job, models: Models) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = transcribe(job.input_path, model=net, **job.options)
+        adapted = bool(job.options.get("adapt", DEFAULT_ADAPT))
         job.defaults = ModelDefaults(
             model_threshold(net),
-            model_relative_threshold(net, adapted=bool(job.options.get("adapt"))),
+            model_relative_threshold(net, adapted=adapted),
             net.window_seconds,
+            model_tom_masking(net, adapted=adapted),
         )
         job.warnings = [job.tell(str(item.message)) for item in caught]
         job.result = dataclasses.replace(result, source=job.name)  # never the server's path

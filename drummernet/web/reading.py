@@ -19,6 +19,7 @@ from drummernet.constants import (
     DEFAULT_DECAY_MASK,
     DEFAULT_MIN_GAP,
     DEFAULT_ONSET_CONTRAST,
+    DEFAULT_TOM_MASKING,
     component_class,
 )
 from drummernet.transcription.events import activations_to_events, relative_threshold_of
@@ -39,11 +40,13 @@ class ModelDefaults:
         threshold: absolute floor.
         relative: one fraction, or fractions per component code or class.
         analysis_window: the analyzer's time window in seconds (for ``onset_contrast``).
+        tom_masking: see :func:`~drummernet.transcription.inference.model_tom_masking`.
     """
 
     threshold: float
     relative: float | Mapping[str, float]
     analysis_window: float
+    tom_masking: float = DEFAULT_TOM_MASKING
 
 
 @dataclass(frozen=True)
@@ -154,5 +157,6 @@ def reread(result: Transcription, defaults: ModelDefaults, settings: NoteSetting
         relative_threshold=relative_thresholds(defaults.relative, dict(settings.relative)),
         onset_contrast=settings.onset_contrast,
         analysis_window=defaults.analysis_window,
+        tom_masking=defaults.tom_masking,
     )
     return dataclasses.replace(result, events=events)

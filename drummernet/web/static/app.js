@@ -151,7 +151,7 @@ function upload(file) {
   }
   const query = new URLSearchParams({ name: file.name, model: $("model").value });
   if (info.source_modes.length) query.set("source", $("source").value);
-  if ($("adapt").checked) query.set("adapt", "1");
+  query.set("adapt", $("adapt").checked ? "1" : "0");
   const request = new XMLHttpRequest();
   request.open("POST", `/api/jobs?${query}`);
   request.setRequestHeader("X-Drummernet", "1");

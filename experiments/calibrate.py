@@ -59,7 +59,12 @@ from drummernet.transcription.result import Transcription
 from experiments.__main__ import synthetic_eval_tracks
 
 CANDIDATES = tuple(np.round(np.geomspace(0.02, 0.5, 15), 4))
+#: Floors tried with ``--mix``: lower too, since a mix's drums sit below its normalised loudness.
+MIX_CANDIDATES = tuple(np.round(np.geomspace(0.005, 0.5, 21), 4))
 RELATIVE_CANDIDATES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+#: Rate of the synthetic calibration tracks: that of most recordings, so that adaptation, which
+#: reads a recording's band above the analyzer's 8 kHz when it has one, reads theirs too.
+CALIBRATION_RATE = 44100
 #: Tom masking ratios tried (0: off).
 TOM_MASKING_CANDIDATES = (0.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 #: Phantom notes per track that the tom settings may write (issue 13's limit).
@@ -131,13 +136,22 @@ def _repick(
 
 
 def transcribe_all(
-    model: DrummerNet, tracks: Sequence, adapt: bool, source: str = DEFAULT_SOURCE
+    model: DrummerNet,
+    tracks: Sequence,
+    adapt: bool,
+    source: str = DEFAULT_SOURCE,
+    adapt_classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
 ) -> dict[Path, Transcription]:
     """Every track transcribed once, without tom masking (its notes are re-read)."""
     return {
         track.audio_path: transcribe(
-            track.audio_path, model=model, adapt=adapt, source=source, tom_masking=0.0
-        )
+            track.audio_path,
+            model=model,
+            adapt=adapt,
+            source=source,
+            tom_masking=0.0,
+            adapt_classes=adapt_classes,
+        )  # fmt: skip
         for track in tracks
     }
 
@@ -203,10 +217,19 @@ def main() -> None:
     parser.add_argument("--mix-seed", type=int, default=7, help="seed of the --mix tracks")
     parser.add_argument("--source", choices=("mix", "drums"), default="mix", help="with --mix")
     parser.add_argument("--exclude", type=Path, help="leave out the drums of this dataset's tracks")
+    parser.add_argument(
+        "--sr", type=int, default=CALIBRATION_RATE,
+        help="rate of the synthetic tracks (default: %(default)s, so adaptation reads their "
+        "upper band as it reads a recording's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--adapt-classes", default=",".join(DEFAULT_ADAPT_CLASSES),
+        help="with --adapt: the adapted classes, comma-separated (default: %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = DrummerNet.load(args.model)
-    source = DEFAULT_SOURCE
+    source, floors = DEFAULT_SOURCE, CANDIDATES
     if args.mix:
         from experiments.mix_sets import mix_sets
 
@@ -214,20 +237,21 @@ def main() -> None:
         folder = mix_sets(args.folder, count, seed=args.mix_seed)
         sets = [folder / name for name in ("mix_synth", "mix_sf") if (folder / name).is_dir()]
         tracks = [track for path in sets for track in read_dataset(path)]
-        source = args.source
+        source, floors = args.source, MIX_CANDIDATES
     else:
-        tracks = read_dataset(
-            synthetic_eval_tracks(args.folder, count=args.tracks, sr=model.sample_rate)
-        )[: args.tracks]
+        tracks = read_dataset(synthetic_eval_tracks(args.folder, count=args.tracks, sr=args.sr))[
+            : args.tracks
+        ]
     if args.exclude is not None:
         taken = {_drums(track) for track in read_dataset(args.exclude)}
         tracks = [track for track in tracks if _drums(track) not in taken]
         print(f"{len(tracks)} tracks left after excluding the drums of {args.exclude}")
     if args.adapt:
-        calibrate_adapted(model, tracks, args.model, args.write)
+        classes = tuple(c.strip() for c in args.adapt_classes.split(",") if c.strip())
+        calibrate_adapted(model, tracks, args.model, args.write, classes)
         return
-    scores = scan(model, tracks, source=source)
-    for floor in CANDIDATES:
+    scores = scan(model, tracks, floors=floors, source=source)
+    for floor in floors:
         row = scores[float(floor), DEFAULT_RELATIVE_THRESHOLD]
         print(f"floor {floor:.4f}, relative {DEFAULT_RELATIVE_THRESHOLD} everywhere: "
               + "  ".join(f"{c} {row[c]:.3f}" for c in SCORED))  # fmt: skip
@@ -251,15 +275,26 @@ def _drums(track) -> tuple:
     return tuple(sorted((c, tuple(np.round(t, 3))) for c, t in track.reference.items()))
 
 
-def calibrate_adapted(model: DrummerNet, tracks: Sequence, path: Path, write: bool) -> None:
-    """The ``--adapt`` mode: relative thresholds of the adapted classes at the stored floor,
+def calibrate_adapted(
+    model: DrummerNet,
+    tracks: Sequence,
+    path: Path,
+    write: bool,
+    classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
+) -> None:
+    """The ``--adapt`` mode: relative thresholds of the adapted ``classes`` at the stored floor,
     then the toms' relative threshold again with the tom masking (:func:`choose_tom_masking`)."""
     floor = model_threshold(model)
-    results = transcribe_all(model, tracks, adapt=True)
+    results = transcribe_all(model, tracks, adapt=True, adapt_classes=classes)
     scores = scan(model, tracks, adapt=True, floors=(floor,), results=results)
     _, relative, _ = choose(scores)
-    chosen = {c: relative[c] for c in DEFAULT_ADAPT_CLASSES if c in relative}
-    print(f"adapted classes at floor {floor}: relative thresholds {chosen} (F1 only)")
+    chosen = {c: relative[c] for c in classes if c in relative}
+    best = {c: max(row[c] for (_, rel), row in scores.items() if rel == chosen[c]) for c in chosen}
+    print(
+        f"adapted classes at floor {floor}: relative thresholds {chosen} (F1 only: "
+        + ", ".join(f"{c} {f1:.3f}" for c, f1 in best.items())
+        + ")"
+    )
     stored = model_relative_threshold(model, adapted=True)
     if not isinstance(stored, Mapping):
         stored = {c: stored for c in COARSE_CLASSES}

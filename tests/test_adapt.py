@@ -117,7 +117,7 @@ def test_transcribe_with_adapt_keeps_the_other_classes_notes(tiny_model):
     """Adapting the hi-hat leaves every kick and snare note as it was."""
     kit = synthetic_kit()
     audio = _render(kit, [(i % 3, 0.2 + 0.25 * i, 0.8) for i in range(10)], 3.0)
-    plain = transcribe(audio, sr=SR, model=tiny_model)
+    plain = transcribe(audio, sr=SR, model=tiny_model, adapt=False)
     adapted = transcribe(audio, sr=SR, model=tiny_model, adapt=True, adapt_classes=("HH",))
     assert [e for e in plain.events if e.component != "HH_CHH"] == [
         e for e in adapted.events if e.component != "HH_CHH"
@@ -207,3 +207,48 @@ def test_a_model_whose_kit_cannot_be_read_is_a_one_line_error(tiny_model, tmp_pa
     tiny_model.synthesizer.set_kits(torch.zeros(1, 3, 1))  # as if loaded without its kit
     with pytest.raises(ModelLoadError, match="adaptation needs the model's kit"):
         model_templates(tiny_model)
+
+
+def test_adaptation_reads_the_upper_band_when_the_recording_has_it():
+    from drummernet.transcription.adapt import ADAPT_SAMPLE_RATE, adaptation_rate
+
+    assert ADAPT_SAMPLE_RATE == 32000
+    for rate in (32000, 44100, 48000, 96000):
+        assert adaptation_rate(rate, SR, HOP) == ADAPT_SAMPLE_RATE
+    for rate in (8000, 16000, 22050, 24000):
+        assert adaptation_rate(rate, SR, HOP) == SR
+    assert adaptation_rate(44100, 44100, 441) == 44100  # a model at a higher rate keeps its own
+
+
+def test_templates_at_the_adaptation_rate_span_the_same_frames(tiny_model):
+    at_model, wide = model_templates(tiny_model), model_templates(tiny_model, 32000)
+    assert wide.shape == at_model.shape and wide is model_templates(tiny_model, 32000)
+    assert not torch.allclose(wide, at_model)
+
+
+@pytest.mark.parametrize(
+    "rate, source, expected", [(44100, "drums", 32000), (16000, "drums", SR), (44100, "mix", SR)]
+)
+def test_transcribe_adapts_a_full_band_drum_recording_at_32k(
+    tiny_model, monkeypatch, rate, source, expected
+):
+    from conftest import drum_loop
+
+    from drummernet.audio import resample
+    from drummernet.transcription import inference
+
+    seen = []
+    original = inference.adapt_activations
+
+    def spy(activations, audio, templates, sample_rate, hop_length, *args, **kwargs):
+        seen.append((sample_rate, hop_length, len(audio)))
+        return original(activations, audio, templates, sample_rate, hop_length, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "adapt_activations", spy)
+    audio, _ = drum_loop(2.0)
+    audio = resample(audio, SR, rate)
+    result = transcribe(audio, rate, model=tiny_model, source=source)
+    ((sample_rate, hop, samples),) = seen
+    assert sample_rate == expected and hop == HOP * expected // SR
+    assert samples == pytest.approx(2.0 * expected, abs=2)
+    assert result.activations.shape[1] == pytest.approx(2.0 * SR / HOP, abs=1)

@@ -223,9 +223,14 @@ class DrummerNet(nn.Module):
         return model.to(device) if device else model
 
 
-def config_kit(config: ModelConfig, kits: Sequence | torch.Tensor | None = None) -> torch.Tensor:
+def config_kit(
+    config: ModelConfig,
+    kits: Sequence | torch.Tensor | None = None,
+    sample_rate: int | None = None,
+) -> torch.Tensor:
     """The synthesizer's kit tensor ``(n_kits, n_components, samples)``: ``kits`` (default: the
-    config's kits) read, cut and scaled as the config says.
+    config's kits) read, cut and scaled as the config says, at ``sample_rate`` (default: the
+    analyzer's).
 
     Raises:
         KitError: a kit cannot be loaded.
@@ -234,7 +239,7 @@ def config_kit(config: ModelConfig, kits: Sequence | torch.Tensor | None = None)
     return load_kit_tensor(
         kits if kits is not None else config.kits,
         acfg.components,
-        acfg.sample_rate,
+        sample_rate or acfg.sample_rate,
         config.one_shot_seconds,
         norm=config.kit_norm,
         class_seconds=config.class_shot_seconds,

@@ -50,6 +50,7 @@ from drummernet.model.network import DrummerNet
 from drummernet.transcription.adapt import (
     DEFAULT_ADAPT_CLASSES,
     adapt_activations,
+    adaptation_rate,
     model_templates,
 )
 from drummernet.transcription.events import activations_to_events, merge_voices
@@ -377,9 +378,16 @@ def transcribe(
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
     if adapt:
+        wide = (
+            adaptation_rate(file_sr, rate, net.hop_length) if decision.source == "drums" else rate
+        )
+        if wide != rate:  # the recording again, with its upper band (the analyzer's copy goes)
+            del samples
+            samples, _ = load_input(audio, sr, wide)
+            samples *= np.float32(gain)
         activations = adapt_activations(
-            activations, samples, model_templates(net), rate, net.hop_length, net.components,
-            adapt_classes,
+            activations, samples, model_templates(net, wide), wide,
+            net.hop_length * wide // rate, net.components, adapt_classes,
         )  # fmt: skip
     del samples
     activations, components = merge_voices(activations, net.components)

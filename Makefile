@@ -41,6 +41,7 @@ train-default: $(STAMP)
 	$(BIN)/drummernet train $(DATA)/loops --synthetic-midi $(DATA)/gmd/groove --out runs/default \
 		--config experiments/configs/base.json --resume
 	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --write
+	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --write
 	cp runs/default/model.safetensors drummernet/pretrained/default.safetensors
 
 lint: $(STAMP)

@@ -288,7 +288,7 @@ def test_a_voice_model_transcribes_into_components():
         tiny_config(components=(*TINY_COMPONENTS, "SD_XS")), kits=torch.cat([kit, click])
     )
     audio, _ = drum_loop(2.0)
-    result = transcribe(audio, SR, model=net)
+    result = transcribe(audio, SR, model=net, adapt=False)  # the analyzer's rows as they are
     assert result.components == TINY_COMPONENTS
     rows = analyze_audio(net, audio * np.float32(result.gain))
     np.testing.assert_allclose(result.activations[1], rows[1] + rows[3], rtol=1e-5, atol=1e-7)

@@ -59,8 +59,8 @@ def add_peak_picking(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument(
         "--adapt", action=argparse.BooleanOptionalAction, default=DEFAULT_ADAPT,
-        help="refit the toms' and cymbals' activations to each recording before notes are "
-        "read (per-recording adaptation: fewer phantom toms, crash and ride notes); "
+        help="refit the hi-hat's, toms' and cymbals' activations to each recording before notes "
+        "are read (per-recording adaptation: fewer phantom toms, crash and ride notes); "
         "--no-adapt reads the analyzer alone, about 3x faster (default: --adapt)",
     )  # fmt: skip
 

@@ -8,8 +8,9 @@ then, in a fresh subprocess per length so that peak RSS means something:
   (``read``), then times the compute alone (``compute``: loudness, chunked batched analysis,
   peak picking);
 * **drummernet** (the default): the same with per-recording adaptation
-  (:mod:`drummernet.transcription.adapt`) between analysis and peak picking; the kit's
-  templates are made with the model, before timing;
+  (:mod:`drummernet.transcription.adapt`) between analysis and peak picking, which reads the
+  file again at 32 kHz as ``transcribe`` does (that read is part of the compute time); the
+  kit's templates are made with the model, before timing;
 * **band-wise baseline** (:func:`drummernet.evaluation.baselines.bandwise_onsets`) on the same
   audio at the file's rate, as :func:`~drummernet.evaluation.baselines.bandwise_system` runs it,
   for reference.
@@ -81,10 +82,12 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    import soundfile as sf
+
     from drummernet.audio import read_audio
     from drummernet.constants import DEFAULT_MIN_GAP
     from drummernet.dsp import loudness_gain
-    from drummernet.transcription.adapt import adapt_activations, model_templates
+    from drummernet.transcription.adapt import adapt_activations, adaptation_rate, model_templates
     from drummernet.transcription.events import activations_to_events
     from drummernet.transcription.inference import (
         analyze_audio,
@@ -97,21 +100,31 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # keep the timing output to figures
         model = load_model(load_kit=False)
-        templates = model_templates(model) if adapt else None
+        model_rate = model.sample_rate
+        # as transcribe: the file's upper band when it has one (the second read is timed)
+        rate = adaptation_rate(sf.info(path).samplerate, model_rate, model.hop_length)
+        templates = model_templates(model, rate) if adapt else None
     # Warm-up (first-call allocations and kernel selection), not timed.
-    analyze_audio(model, np.zeros(model.sample_rate * 25, np.float32))
+    analyze_audio(model, np.zeros(model_rate * 25, np.float32))
 
     start = time.perf_counter()
-    audio, _ = read_audio(path, model.sample_rate)
+    audio, _ = read_audio(path, model_rate)
     read = time.perf_counter() - start
+    seconds = len(audio) / model_rate
 
     start, cpu = time.perf_counter(), time.process_time()
-    audio *= np.float32(loudness_gain(audio, model.sample_rate))
+    gain = np.float32(loudness_gain(audio, model_rate))
+    audio *= gain
     activations = analyze_audio(model, audio)
     if templates is not None:
+        if rate != model_rate:
+            del audio
+            audio, _ = read_audio(path, rate)
+            audio *= gain
+        hop = model.hop_length * rate // model_rate
         activations = adapt_activations(
-            activations, audio, templates, model.sample_rate, model.hop_length, model.components
-        )
+            activations, audio, templates, rate, hop, model.components
+        )  # fmt: skip
     events = activations_to_events(
         activations, model.sample_rate / model.hop_length, model.components,
         model_threshold(model), DEFAULT_MIN_GAP,
@@ -121,7 +134,7 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     compute = time.perf_counter() - start
     cpu = time.process_time() - cpu
     return {
-        "seconds": len(audio) / model.sample_rate, "read": read, "compute": compute,
+        "seconds": seconds, "read": read, "compute": compute,
         "cpu": cpu, "events": len(events), "rss_mb": _peak_rss_mb(),
     }  # fmt: skip
 

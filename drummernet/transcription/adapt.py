@@ -110,19 +110,22 @@ def recording_spectrogram(audio: torch.Tensor, sample_rate: int, hop_length: int
     ``t`` centred on sample ``t * hop`` (zeros beyond the ends).
 
     Computed in blocks of :data:`ADAPT_CHUNK_SECONDS`, so that only the mel bands of a long
-    recording are held, never its whole STFT (that would be 1.5 GB for an hour)."""
+    recording are held, never its whole STFT (that would be 1.5 GB for an hour) nor a padded
+    copy of the audio."""
     hop = hop_length * ADAPT_FRAME_FACTOR
     audio = audio.float().reshape(-1)
-    frames = audio.shape[0] // hop + 1
+    length = audio.shape[0]
+    frames = length // hop + 1
     half = ADAPT_N_FFT // 2
-    padded = F.pad(audio, (half, half + hop))
     mel = _mel(sample_rate)
     window = torch.hann_window(ADAPT_N_FFT)
     block = max(1, round(ADAPT_CHUNK_SECONDS * sample_rate / hop))
     out = torch.empty(ADAPT_BANDS, frames)
     for first in range(0, frames, block):
         last = min(first + block, frames)
-        piece = padded[first * hop : (last - 1) * hop + ADAPT_N_FFT]
+        # samples lo..hi of the recording, zeros beyond its ends (frame t centred on t * hop)
+        lo, hi = first * hop - half, (last - 1) * hop + ADAPT_N_FFT - half
+        piece = F.pad(audio[max(lo, 0) : min(hi, length)], (max(0, -lo), max(0, hi - length)))
         spectrum = torch.stft(piece, ADAPT_N_FFT, hop, window=window, center=False,
                               return_complex=True)  # fmt: skip
         out[:, first:last] = mel @ spectrum.abs()[:, : last - first]

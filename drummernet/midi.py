@@ -65,6 +65,24 @@ def read_drum_notes(path: str | os.PathLike) -> tuple[list[DrumNote], float]:
     return notes, float(midi.get_end_time())
 
 
+def read_tempo(path: str | os.PathLike) -> float:
+    """The initial tempo (bpm) of a MIDI file, whose beat grid starts at time 0 (a file that
+    sets none is at the standard's :data:`DEFAULT_MIDI_TEMPO`).
+
+    Raises:
+        MidiError: the file cannot be parsed.
+    """
+    import pretty_midi
+
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except Exception as error:  # pretty_midi/mido raise many types on bad files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+    _, tempi = midi.get_tempo_changes()
+    return float(tempi[0]) if len(tempi) else DEFAULT_MIDI_TEMPO
+
+
 def drum_midi(
     notes: Iterable[DrumNote],
     note_duration: float,

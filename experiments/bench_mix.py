@@ -2,6 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE python -m experiments.bench_mix [--count 12] [--seconds 30]
         [--threads 2] [--speed-minutes 3] [--memory-minutes 60] [--detect 24]
+        [--mix-model FILE] [--accuracy-only] [--no-adapt]
 
 Prints, in one run (asserts nothing):
 
@@ -12,7 +13,11 @@ Prints, in one run (asserts nothing):
    (``../shared/data/mdb_dev_mix``, labels from ``mdb_dev``) and dev stems (``mdb_dev``) when
    present, and the synthetic sets of :mod:`experiments.mix_sets` (Groove-validation drums with
    exact labels for every class; alone, with an additive band, with a SoundFont band). The
-   ``auto->mix`` column counts the tracks auto took for mixes.
+   ``auto->mix`` column counts the tracks auto took for mixes. With ``--mix-model``, three more
+   rows score that model: ``mix+M`` (HPSS, then the mix model: ``transcribe(source="mix",
+   mix_model=...)``), ``raw+M`` (the mix model on the audio as it is) and ``auto+M`` (auto, the
+   mix model for what it takes for mixes, the shipped one for stems). ``--no-adapt`` scores
+   the analyzers alone (``transcribe(adapt=False)``) in every row.
 2. **Detection**: how often ``auto`` takes an input for a mix, on real drum loops
    (``../shared/data/loops``), procedural drum stems in every style, and procedural mixes whose
    band is 15 dB below to 10 dB above the drums.
@@ -44,16 +49,18 @@ MODES = ("drums", "mix", "auto")
 CLASSES = ("KD", "SD", "HH", "TT", "CY")
 
 
-def score(net, tracks, source: str):
-    """Evaluate ``transcribe(source=source)`` on ``tracks``: (result, tracks taken for mixes)."""
+def score(net, tracks, source: str, **options):
+    """Evaluate ``transcribe(source=source, **options)`` on ``tracks``: (result, tracks taken
+    for mixes)."""
     from drummernet.evaluation.scoring import evaluate
     from drummernet.evaluation.systems import transcription_labels
     from drummernet.transcription.inference import transcribe
 
     mixes = []
+    options = {"model": net, **options}
 
     def system(track):
-        result = transcribe(track.audio_path, model=net, source=source)
+        result = transcribe(track.audio_path, source=source, **options)
         mixes.append(result.source_decision.source == "mix")
         return transcription_labels(result)
 
@@ -63,21 +70,32 @@ def score(net, tracks, source: str):
     return result, sum(mixes)
 
 
-def accuracy(net, sets: dict[str, Path]) -> None:
+def accuracy(net, sets: dict[str, Path], mix_net=None, adapt: bool | None = None) -> None:
     from drummernet.evaluation.datasets import read_dataset
+
+    systems: list[tuple[str, str, dict]] = [(mode, mode, {}) for mode in MODES]
+    if mix_net is not None:
+        systems += [
+            ("mix+M", "mix", {"mix_model": mix_net}),
+            ("raw+M", "drums", {"model": mix_net}),
+            ("auto+M", "auto", {"mix_model": mix_net}),
+        ]
 
     head = " ".join(f"{c:>6s}" for c in CLASSES)
     print(f"{'data':44s} {'mode':6s} {head} {'KSH':>6s} {'all 5':>6s} {'ph HH':>6s} "
           f"{'ph TT':>6s} {'auto->mix':>10s}")  # fmt: skip
     for label, folder in sets.items():
         tracks = read_dataset(folder)
-        for mode in MODES:
-            result, mixes = score(net, tracks, mode)
+        for name, mode, options in systems:
+            if adapt is not None:
+                options = {**options, "adapt": adapt}
+            result, mixes = score(net, tracks, mode, **options)
             f1 = " ".join(f"{result.macro(c)['f1']:6.3f}" for c in CLASSES)
+            taken = f"{mixes}/{len(tracks)}" if mode == "auto" else ""
             print(
-                f"{label if mode == 'drums' else '':44s} {mode:6s} {f1} "
+                f"{label if name == 'drums' else '':44s} {name:6s} {f1} "
                 f"{result.core_mean_f1:6.3f} {result.mean_f1:6.3f} {result.phantom('HH'):6d} "
-                f"{result.phantom('TT'):6d} {f'{mixes}/{len(tracks)}' if mode == 'auto' else '':>10s}",
+                f"{result.phantom('TT'):6d} {taken:>10s}",
                 flush=True,
             )
     print("KSH: mean F1 over KD/SD/HH; all 5: over the five classes; ph: phantom notes (notes "
@@ -220,6 +238,11 @@ def main() -> None:
     parser.add_argument("--memory-minutes", type=float, default=60.0, help="0 skips it")
     parser.add_argument("--detect", type=int, default=28, help="procedural tracks to classify")
     parser.add_argument("--workdir", type=Path, default=Path("out/bench_mix"))
+    parser.add_argument("--mix-model", type=Path, help="also score this model for mixes")
+    parser.add_argument(
+        "--accuracy-only", action="store_true", help="skip detection, speed and memory"
+    )
+    parser.add_argument("--no-adapt", action="store_true", help="score the analyzers alone")
     parser.add_argument("--worker", nargs=2, metavar=("FILE", "SOURCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -249,7 +272,10 @@ def main() -> None:
     for name, title in names.items():
         if (folder / name).is_dir():
             sets[f"{title} ({args.count})"] = folder / name
-    accuracy(net, sets)
+    mix_net = None if args.mix_model is None else load_model(args.mix_model, load_kit=False)
+    accuracy(net, sets, mix_net, adapt=False if args.no_adapt else None)
+    if args.accuracy_only:
+        return
     print()
     detection(args.detect)
     print()

@@ -185,6 +185,7 @@ def _other_value(key: str, value):
         "init_from": "runs/x/model.safetensors",
         "trainable": ("gain",),
         "trainable_components": ("KD",),
+        "accompaniment_db": (-3.0, 6.0),
     }
     if key in choices:
         new = choices[key]

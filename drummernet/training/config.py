@@ -30,6 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 from drummernet.errors import ConfigError
 from drummernet.model.network import ModelConfig
 from drummernet.training.losses import LossConfig
+from drummernet.training.stems import DEFAULT_ACCOMPANIMENT_DB, check_accompaniment
 
 #: Kits that render synthetic training audio by default: deliberately not the synthesizer's own
 #: default kit, so that the analyzer learns to map across timbres.
@@ -80,6 +81,12 @@ class TrainConfig:
             input, so that a production effect is not rebuilt with extra strokes. The target
             is still audio, never a label; unlabeled audio stays its own target.
         stem_eq: synthetic stems also get a random EQ per drum (best with ``clean_target``).
+        accompaniment: probability that a synthetic crop's input is a full mix: a procedural
+            band on the drums' beat grid is added to it, while its target stays the drums alone
+            (the dry mix with ``clean_target``; see
+            :class:`~drummernet.training.stems.SyntheticStems`). Unlabeled audio is never mixed.
+        accompaniment_db: ``[low, high]``: the band's level above the drums, in dB of RMS,
+            drawn uniformly per crop.
         render_voices: play MIDI notes that have a voice of their own (side stick, splash, China,
             see :data:`~drummernet.constants.VOICES`) with that one-shot where the render kit
             has it; off, every note of a component sounds its main one-shot.
@@ -128,6 +135,8 @@ class TrainConfig:
     augment: bool = True
     clean_target: bool = False
     stem_eq: bool = False
+    accompaniment: float = 0.0
+    accompaniment_db: tuple[float, float] = DEFAULT_ACCOMPANIMENT_DB
     render_voices: bool = False
     seed: int = 0
     num_workers: int = 1
@@ -143,6 +152,9 @@ class TrainConfig:
     teacher_weight: float = 1.0
     trainable: tuple[str, ...] = ()
     trainable_components: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_accompaniment(self.accompaniment, self.accompaniment_db)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a nested dictionary of JSON-serialisable values (tuples stay tuples)."""
@@ -301,6 +313,7 @@ def _build(data: dict[str, Any]) -> TrainConfig:
     data["render_kits"] = tuple(data["render_kits"])
     data["trainable"] = tuple(data["trainable"])
     data["trainable_components"] = tuple(data["trainable_components"])
+    data["accompaniment_db"] = tuple(data["accompaniment_db"])
     return TrainConfig(model=model, loss=loss, **data)
 
 

@@ -46,13 +46,14 @@ def build_dataset(
         synthetic_midi: drum MIDI files or folders to perform; None for procedural grooves.
 
     Raises:
-        ValueError: onset supervision asked with ``clean_target`` or with unlabeled audio.
+        ValueError: onset supervision asked with ``clean_target``, ``accompaniment`` or
+            unlabeled audio.
         NoAudioError: no usable audio or MIDI files in the given paths.
     """
     sr = config.model.analyzer.sample_rate
     supervised = config.loss.onset_supervision > 0
-    if supervised and config.clean_target:
-        raise ValueError("onset supervision and clean_target cannot be combined")
+    if supervised and (config.clean_target or config.accompaniment > 0):
+        raise ValueError("onset supervision cannot be combined with clean_target or accompaniment")
     if supervised and (audio or not synthetic):
         raise ValueError(
             "onset supervision trains on labelled synthetic stems only: give no unlabeled audio "
@@ -80,6 +81,8 @@ def build_dataset(
             voices=config.render_voices,
             clean_target=config.clean_target,
             stem_eq=config.stem_eq,
+            accompaniment=config.accompaniment,
+            accompaniment_db=config.accompaniment_db,
         )
         if supervised:
             analyzer = config.model.analyzer

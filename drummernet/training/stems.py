@@ -2,7 +2,9 @@
 
 Users without drum stems can train on audio rendered here. :class:`SyntheticStems` streams random
 crops of performances (drum MIDI files, or procedural grooves) rendered by
-:func:`drummernet.training.render.render` as a torch ``IterableDataset``.
+:func:`drummernet.training.render.render` as a torch ``IterableDataset``; with ``accompaniment``,
+some crops are full mixes: a procedural band (:mod:`drummernet.training.accompaniment`) on the
+drums' beat grid is added to the input, and the dry drums stay the target.
 
 The trainer never sees labels; :class:`SyntheticStems` returns them only when asked, for
 evaluation, or as frame-level onset targets (:func:`onset_targets`, :class:`LabelledStems`) for
@@ -22,7 +24,9 @@ import numpy as np
 import torch
 
 from drummernet.constants import SAMPLE_RATE
+from drummernet.midi import read_tempo
 from drummernet.model.kits import DrumKit
+from drummernet.training.accompaniment import accompaniment_notes, synthesize_notes
 from drummernet.training.grooves import procedural_groove
 from drummernet.training.performances import COMPONENT_INDEX, Performance, read_drum_midi
 from drummernet.training.render import PreparedKit, prepare_kit, render
@@ -35,6 +39,14 @@ DEFAULT_PREROLL_SECONDS = 1.5
 DEFAULT_TARGET_DBFS = -20.0
 #: Crops quieter than this (RMS, dBFS, before normalisation) are skipped as near-silent.
 DEFAULT_SILENCE_DBFS = -60.0
+#: Level of a crop's accompaniment above its drums, in dB of RMS, drawn uniformly per crop
+#: (the two MDB Drums dev mixes measure +5.7 and +10.6 dB).
+DEFAULT_ACCOMPANIMENT_DB: tuple[float, float] = (-6.0, 10.0)
+#: Tempo range (bpm) of the accompaniment of a procedural groove, whose tempo is not kept.
+ACCOMPANIMENT_TEMPO_RANGE: tuple[float, float] = (70.0, 180.0)
+#: The accompaniment is played from this many seconds before a crop, so that notes held into
+#: the crop and the band's room are already sounding at its start.
+ACCOMPANIMENT_LEAD_SECONDS = 0.5
 
 _MIDI_CACHE_SIZE = 4096
 _MAX_SILENT_RETRIES = 50
@@ -82,9 +94,24 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             :func:`~drummernet.training.render.render`) at the same RMS, the input and the target
             of denoising reconstruction.
         stem_eq: a random EQ per drum as well.
+        accompaniment: probability that a crop becomes a full mix: a procedural band
+            (:func:`~drummernet.training.accompaniment.accompaniment_notes`, played by
+            :func:`~drummernet.training.accompaniment.synthesize_notes`) at a level drawn from
+            ``accompaniment_db`` is added to the input. Its beat grid is the MIDI file's (tempo
+            and time 0), or, for procedural grooves, a random tempo with a downbeat on the
+            crop's first kick. Items are then ``(2, samples)`` pairs whose target is the drums
+            alone (the dry mix with ``clean_target``, else the augmented drums), at the
+            loudness the drums have inside the normalised input.
+        accompaniment_db: ``(low, high)``: the band's RMS above the drums' (the augmented
+            crop's), in dB.
+
+    Raises:
+        ValueError: no kits, an invalid rank, an empty ``midi_files``, ``accompaniment``
+            outside ``[0, 1]``, or ``accompaniment_db`` not a ``(low, high)`` pair.
 
     Yields:
-        ``audio: (samples,)`` float32 tensor (``(2, samples)`` with ``clean_target``), or
+        ``audio: (samples,)`` float32 tensor (``(2, samples)``: input and target, with
+        ``clean_target`` or ``accompaniment``), or
         ``(audio, labels)`` with ``return_labels``.
     """
 
@@ -104,6 +131,8 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         voices: bool = False,
         clean_target: bool = False,
         stem_eq: bool = False,
+        accompaniment: float = 0.0,
+        accompaniment_db: tuple[float, float] = DEFAULT_ACCOMPANIMENT_DB,
     ) -> None:
         super().__init__()
         if not kits:
@@ -112,6 +141,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             raise ValueError(f"rank must be in 0..{world_size - 1}, not {rank}")
         if midi_files is not None and len(midi_files) == 0:
             raise ValueError("midi_files is empty (pass None for procedural grooves)")
+        check_accompaniment(accompaniment, accompaniment_db)
         self.kits = [prepare_kit(kit, sr, voices) for kit in kits]
         self.midi_files = None if midi_files is None else [Path(p) for p in midi_files]
         self.clip_seconds = float(clip_seconds)
@@ -125,10 +155,14 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         self.target_dbfs = float(target_dbfs)
         self.clean_target = clean_target
         self.stem_eq = stem_eq
+        self.accompaniment = float(accompaniment)
+        self.accompaniment_db = (float(accompaniment_db[0]), float(accompaniment_db[1]))
+        #: Items are (input, target) pairs.
+        self.pairs = clean_target or self.accompaniment > 0
         self.epoch = 0
         # Components no kit can play would be labelled yet silent, so they are never rendered.
         self._playable = sorted({c for kit in self.kits for c in kit.shots})
-        self._midi_cache: dict[Path, Performance] = {}
+        self._midi_cache: dict[Path, tuple[Performance, float]] = {}
 
     def set_epoch(self, epoch: int) -> None:
         """Select the stream of an epoch (as with ``DistributedSampler.set_epoch``)."""
@@ -151,7 +185,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         """Item ``index`` of the current epoch's stream (what iteration yields)."""
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, index])
         for _ in range(_MAX_SILENT_RETRIES):
-            audio, dry, labels = self._render_crop(rng)
+            audio, dry, labels, grid = self._render_crop(rng)
             rms = _rms(audio)
             if rms > 10 ** (DEFAULT_SILENCE_DBFS / 20):
                 break
@@ -160,37 +194,73 @@ class SyntheticStems(torch.utils.data.IterableDataset):
                 f"{_MAX_SILENT_RETRIES} crops in a row were silent: do the kits and MIDI files "
                 "have drum hits?"
             )
-        audio = audio * np.float32(10 ** (self.target_dbfs / 20) / rms)
-        peak = float(np.max(np.abs(audio)))
+        drums = audio
+        if self.accompaniment > 0 and rng.random() < self.accompaniment:
+            audio = drums + self._band(rng, grid, labels, len(drums), rms)
+            rms = _rms(audio)
+        gain = 10 ** (self.target_dbfs / 20) / rms
+        peak = float(np.max(np.abs(audio))) * gain
         if peak > 1.0:
-            audio = audio / np.float32(peak)
-        if dry is not None:
-            # The target at the input's loudness: the analyzer's gains follow the input.
-            dry = dry * np.float32(_rms(audio) / max(_rms(dry), 1e-12))
-            audio = np.stack([audio, dry])
+            gain /= peak
+        audio = audio * np.float32(gain)
+        if self.pairs:
+            # The target at the loudness of the drums in the input: the analyzer's gains follow
+            # the input, whose drums are quieter when a band plays along.
+            target = drums if dry is None else dry
+            target = target * np.float32(_rms(drums) * gain / max(_rms(target), 1e-12))
+            audio = np.stack([audio, target])
         tensor = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
         return (tensor, labels) if self.return_labels else tensor
 
-    def _performance(self, rng: np.random.Generator) -> tuple[Performance, float]:
-        """A performance and the start of the crop in it."""
+    def _performance(self, rng: np.random.Generator) -> tuple[Performance, float, float | None]:
+        """A performance, the start of the crop in it and its tempo (None: unknown); a MIDI
+        file's beat grid starts at time 0."""
         if self.midi_files is None:
-            return procedural_groove(rng, DEFAULT_PREROLL_SECONDS + self.clip_seconds), (
-                DEFAULT_PREROLL_SECONDS
-            )
+            duration = DEFAULT_PREROLL_SECONDS + self.clip_seconds
+            return procedural_groove(rng, duration), DEFAULT_PREROLL_SECONDS, None
         path = self.midi_files[rng.integers(len(self.midi_files))]
-        performance = self._midi_cache.get(path)
-        if performance is None:
-            performance = read_drum_midi(path)
+        cached = self._midi_cache.get(path)
+        if cached is None:
+            cached = read_drum_midi(path), (read_tempo(path) if self.accompaniment > 0 else 0.0)
             if len(self._midi_cache) >= _MIDI_CACHE_SIZE:
                 self._midi_cache.pop(next(iter(self._midi_cache)))
-            self._midi_cache[path] = performance
-        return performance, rng.uniform(0.0, max(performance.duration - self.clip_seconds, 0.0))
+            self._midi_cache[path] = cached
+        performance, tempo = cached
+        start = rng.uniform(0.0, max(performance.duration - self.clip_seconds, 0.0))
+        return performance, start, tempo
+
+    def _band(
+        self,
+        rng: np.random.Generator,
+        grid: tuple[float, float] | None,
+        labels: Performance,
+        samples: int,
+        drums_rms: float,
+    ) -> np.ndarray:
+        """An accompaniment of ``samples`` on the beat ``grid`` (``(tempo, time of a beat 1)``
+        in the crop, or None), at a level drawn from ``accompaniment_db`` above ``drums_rms``."""
+        if grid is None:
+            kicks = labels.times[labels.components == COMPONENT_INDEX["KD"]]
+            grid = (
+                float(rng.uniform(*ACCOMPANIMENT_TEMPO_RANGE)),
+                float(kicks[0]) if len(kicks) else 0.0,
+            )
+        tempo, downbeat = grid
+        lead = int(ACCOMPANIMENT_LEAD_SECONDS * self.sr)
+        seconds = (lead + samples) / self.sr
+        notes = accompaniment_notes(rng, seconds, tempo, offset=downbeat + lead / self.sr)
+        band = synthesize_notes(notes, seconds, rng, self.sr)[lead : lead + samples]
+        band = np.pad(band, (0, samples - len(band)))
+        level = 10 ** (rng.uniform(*self.accompaniment_db) / 20) * drums_rms
+        return band * np.float32(level / max(_rms(band), 1e-12))
 
     def _render_crop(
         self, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray | None, Performance]:
-        """The crop's audio, its dry mix (with ``clean_target``, else None) and its hits."""
-        performance, start = self._performance(rng)
+    ) -> tuple[np.ndarray, np.ndarray | None, Performance, tuple[float, float] | None]:
+        """The crop's audio, its dry mix (with ``clean_target``, else None), its hits and its
+        beat grid (``(tempo, time of a beat 1 in the crop)``, None when unknown)."""
+        performance, start, tempo = self._performance(rng)
+        grid = None if not tempo else (tempo, -start)
         clip = int(round(self.clip_seconds * self.sr))
         preroll = min(int(DEFAULT_PREROLL_SECONDS * self.sr), int(start * self.sr))
         first = start - preroll / self.sr
@@ -199,7 +269,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         labels = window.crop(preroll / self.sr, (preroll + clip) / self.sr)
         if len(window) == 0:  # silent: skipped without rendering
             silent = np.zeros(clip, np.float32)
-            return silent, (silent if self.clean_target else None), labels
+            return silent, (silent if self.clean_target else None), labels, grid
         rendered = render(
             window,
             self.kits,
@@ -215,7 +285,22 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             x = x[preroll : preroll + clip]
             return np.pad(x, (0, clip - len(x)))
 
-        return crop(audio), (None if dry is None else crop(dry)), labels
+        return crop(audio), (None if dry is None else crop(dry)), labels, grid
+
+
+def check_accompaniment(probability: float, level_db: Sequence[float]) -> None:
+    """Refuse an invalid accompaniment setting (see :class:`SyntheticStems`).
+
+    Raises:
+        ValueError: ``probability`` outside ``[0, 1]``, or ``level_db`` not a ``(low, high)``
+            pair of finite dB with ``low <= high``.
+    """
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"accompaniment is a probability in [0, 1], not {probability}")
+    if len(level_db) != 2 or not -math.inf < level_db[0] <= level_db[1] < math.inf:
+        raise ValueError(
+            f"accompaniment_db must be a (low, high) pair of dB with low <= high, not {list(level_db)}"
+        )
 
 
 def collate_with_labels(

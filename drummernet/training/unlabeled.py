@@ -138,8 +138,9 @@ class TrainingClips(torch.utils.data.Dataset):
         seed: stream seed.
 
     Returns from ``__getitem__``: ``(samples,)`` float32 tensor, loudness-normalised; when a
-    source has ``clean_target`` (its items are ``(input, target)`` rows), every item is
-    ``(2, samples)``, and the other sources' audio is its own target.
+    source's items are ``(input, target)`` rows (its ``pairs``: synthetic stems with
+    ``clean_target`` or ``accompaniment``), every item is ``(2, samples)``, and the other
+    sources' audio is its own target.
     """
 
     def __init__(
@@ -154,7 +155,7 @@ class TrainingClips(torch.utils.data.Dataset):
         w = np.ones(len(self.sources)) if weights is None else np.asarray(weights, dtype=float)
         self.weights = w / w.sum()
         self.seed = seed
-        self.pairs = any(getattr(source, "clean_target", False) for source in self.sources)
+        self.pairs = any(getattr(source, "pairs", False) for source in self.sources)
 
     def __len__(self) -> int:
         return 2**62  # an endless stream, indexed by global example number

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drummernet.audio import load_input
+from drummernet.audio import load_input, resample
 from drummernet.constants import (
     COARSE_CLASSES,
     DEFAULT_ADAPT,
@@ -259,6 +259,7 @@ def transcribe(
     model: DrummerNet | str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     *,
+    mix_model: DrummerNet | str | os.PathLike | None = None,
     threshold: float | None = None,
     min_gap: float = DEFAULT_MIN_GAP,
     decay_mask: float = DEFAULT_DECAY_MASK,
@@ -291,6 +292,8 @@ def transcribe(
         model: a :class:`DrummerNet` (used as it is, trained or not), a model file or run
             folder, or ``None`` for the shipped one.
         device: torch device to run on (moves ``model`` there).
+        mix_model: the model for an input taken for a full mix (a :class:`DrummerNet`, a model
+            file or run folder), with its own thresholds; ``None``: ``model`` for every input.
         threshold: smallest impulse strength that makes a note (default: the threshold stored
             in the model file, else :data:`~drummernet.constants.DEFAULT_THRESHOLD`).
         min_gap: seconds; closer hits of one component merge.
@@ -363,6 +366,9 @@ def transcribe(
     samples, decision = prepare_source(
         samples, rate, source, separate, threshold=mix_threshold, device=device
     )
+    if decision.source == "mix" and mix_model is not None:
+        net = resolve_model(mix_model, device)
+        samples, rate = resample(samples, rate, net.sample_rate), net.sample_rate
     frame_rate = rate / net.hop_length
     frames = max(1, math.ceil(len(samples) / net.hop_length))
     gain = loudness_gain(samples, rate)

@@ -48,7 +48,11 @@ from drummernet.evaluation.datasets import read_dataset
 from drummernet.evaluation.scoring import evaluate
 from drummernet.evaluation.systems import transcription_labels
 from drummernet.model.network import DrummerNet
-from drummernet.transcription.adapt import DEFAULT_ADAPT_CLASSES
+from drummernet.transcription.adapt import (
+    ADAPT_SAMPLE_RATE,
+    DEFAULT_ADAPT_CLASSES,
+    NARROW_ADAPT_CLASSES,
+)
 from drummernet.transcription.events import activations_to_events
 from drummernet.transcription.inference import (
     model_relative_threshold,
@@ -223,8 +227,10 @@ def main() -> None:
         "upper band as it reads a recording's)",
     )  # fmt: skip
     parser.add_argument(
-        "--adapt-classes", default=",".join(DEFAULT_ADAPT_CLASSES),
-        help="with --adapt: the adapted classes, comma-separated (default: %(default)s)",
+        "--adapt-classes",
+        help="with --adapt: the adapted classes, comma-separated (default: "
+        f"{','.join(DEFAULT_ADAPT_CLASSES)}, or {','.join(NARROW_ADAPT_CLASSES)} with --sr below "
+        f"{ADAPT_SAMPLE_RATE}, where adaptation reads only the analyzer's band)",
     )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -247,8 +253,15 @@ def main() -> None:
         tracks = [track for track in tracks if _drums(track) not in taken]
         print(f"{len(tracks)} tracks left after excluding the drums of {args.exclude}")
     if args.adapt:
-        classes = tuple(c.strip() for c in args.adapt_classes.split(",") if c.strip())
-        calibrate_adapted(model, tracks, args.model, args.write, classes)
+        narrow = args.sr < ADAPT_SAMPLE_RATE
+        classes = (
+            tuple(c.strip() for c in args.adapt_classes.split(",") if c.strip())
+            if args.adapt_classes
+            else NARROW_ADAPT_CLASSES
+            if narrow
+            else DEFAULT_ADAPT_CLASSES
+        )
+        calibrate_adapted(model, tracks, args.model, args.write, classes, narrow)
         return
     scores = scan(model, tracks, floors=floors, source=source)
     for floor in floors:
@@ -281,9 +294,12 @@ def calibrate_adapted(
     path: Path,
     write: bool,
     classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
+    narrow: bool = False,
 ) -> None:
     """The ``--adapt`` mode: relative thresholds of the adapted ``classes`` at the stored floor,
-    then the toms' relative threshold again with the tom masking (:func:`choose_tom_masking`)."""
+    then the toms' relative threshold again with the tom masking (:func:`choose_tom_masking`).
+    Stored as ``adapt_...``, or with ``narrow`` (tracks below 32 kHz: adaptation within the
+    analyzer's band) as ``adapt16_...``."""
     floor = model_threshold(model)
     results = transcribe_all(model, tracks, adapt=True, adapt_classes=classes)
     scores = scan(model, tracks, adapt=True, floors=(floor,), results=results)
@@ -295,7 +311,7 @@ def calibrate_adapted(
         + ", ".join(f"{c} {f1:.3f}" for c, f1 in best.items())
         + ")"
     )
-    stored = model_relative_threshold(model, adapted=True)
+    stored = model_relative_threshold(model, adapted=True, narrow=narrow)
     if not isinstance(stored, Mapping):
         stored = {c: stored for c in COARSE_CLASSES}
     base = {**stored, **chosen}
@@ -306,7 +322,11 @@ def calibrate_adapted(
         f"{ratio} (F1 {f1:.3f}, {phantom:.1f} phantom notes per track without toms)"
     )
     if write:
-        model.save(path, extra={"adapt_relative_threshold": chosen, "adapt_tom_masking": ratio})
+        prefix = "adapt16" if narrow else "adapt"
+        model.save(
+            path,
+            extra={f"{prefix}_relative_threshold": chosen, f"{prefix}_tom_masking": ratio},
+        )
         print(f"written to {path}")
 
 

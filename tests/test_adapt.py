@@ -250,5 +250,40 @@ def test_transcribe_adapts_a_full_band_drum_recording_at_32k(
     result = transcribe(audio, rate, model=tiny_model, source=source)
     ((sample_rate, hop, samples),) = seen
     assert sample_rate == expected and hop == HOP * expected // SR
+    assert result.adaptation == ("wide" if expected > SR else "narrow")
+    assert transcribe(audio, rate, model=tiny_model, adapt=False).adaptation is None
     assert samples == pytest.approx(2.0 * expected, abs=2)
     assert result.activations.shape[1] == pytest.approx(2.0 * SR / HOP, abs=1)
+
+
+def test_adaptation_within_the_analyzers_band_keeps_the_hihat_and_its_own_settings(
+    tiny_model, tmp_path
+):
+    """Below 32 kHz only NARROW_ADAPT_CLASSES are adapted, read with the adapt16_ settings."""
+    from conftest import drum_loop
+
+    from drummernet.audio import resample
+    from drummernet.transcription.adapt import NARROW_ADAPT_CLASSES
+    from drummernet.transcription.inference import model_tom_masking
+
+    assert "HH" not in NARROW_ADAPT_CLASSES
+    extra = {
+        "adapt_relative_threshold": {"HH": 0.0, "TT": 0.2},
+        "adapt_tom_masking": 4.0,
+        "adapt16_relative_threshold": {"TT": 0.5},
+        "adapt16_tom_masking": 3.0,
+    }
+    model = DrummerNet.load(tiny_model.save(tmp_path / "m.safetensors", extra=extra),
+                            kits=synthetic_kit())  # fmt: skip
+    assert model_relative_threshold(model, adapted=True)["HH"] == 0.0
+    assert model_relative_threshold(model, adapted=True, narrow=True)["TT"] == 0.5
+    assert "HH" not in model_relative_threshold(model, adapted=True, narrow=True)
+    assert (model_tom_masking(model, adapted=True), model_tom_masking(model, True, True)) == (4, 3)
+    audio, _ = drum_loop(2.0)
+    narrow = transcribe(audio, SR, model=model)
+    plain = transcribe(audio, SR, model=model, adapt=False)
+    assert narrow.adaptation == "narrow"
+    hats = [i for i, c in enumerate(narrow.components) if c.startswith("HH")]
+    np.testing.assert_array_equal(narrow.activations[hats], plain.activations[hats])
+    wide = transcribe(resample(audio, SR, 44100), 44100, model=model)
+    assert wide.adaptation == "wide"

@@ -134,7 +134,8 @@ def test_model_file_tom_masking_is_the_default_of_adapted_reading(
     from drummernet.transcription.inference import model_tom_masking, transcribe
 
     assert model_tom_masking(tiny_model) == model_tom_masking(tiny_model, adapted=True) == 0.0
-    path = tiny_model.save(tmp_path / "m.safetensors", extra={"adapt_tom_masking": 3.0})
+    extra = {"adapt_tom_masking": 3.0, "adapt16_tom_masking": 2.0}
+    path = tiny_model.save(tmp_path / "m.safetensors", extra=extra)
     model = DrummerNet.load(path, kits=synthetic_kit())
     assert model_tom_masking(model, adapted=True) == 3.0
     assert model_tom_masking(model) == 0.0
@@ -147,10 +148,11 @@ def test_model_file_tom_masking_is_the_default_of_adapted_reading(
 
     monkeypatch.setattr(inference, "activations_to_events", spy)
     audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
-    transcribe(audio, SR, model=model)  # adapted by default
+    transcribe(audio, SR, model=model)  # adapted by default, within the analyzer's band at 16 kHz
+    transcribe(np.repeat(audio, 2), 2 * SR, model=model)  # 32 kHz: adapted up to 16 kHz
     transcribe(audio, SR, model=model, adapt=False)
     transcribe(audio, SR, model=model, tom_masking=1.5)  # an explicit value wins
-    assert seen == [3.0, 0.0, 1.5]
+    assert seen == [2.0, 3.0, 0.0, 1.5]
 
 
 def test_peak_picking_rejects_bad_shapes():

@@ -67,6 +67,11 @@ DEFAULT_ADAPT_ITERATIONS = 30
 #: (MusicDelta_Rock's precision fell to 0.57), though it raised both held-out synthetic sets
 #: (docs/notebook.md, session 7; in session 6, adapting at 16 kHz, only the toms and cymbals).
 DEFAULT_ADAPT_CLASSES: tuple[str, ...] = ("HH", "TT", "CY")
+#: The classes adapted when adaptation reads only the analyzer's band (a recording below 32 kHz,
+#: or a mix's separated drums): the toms and cymbals, session 6's choice at 16 kHz, where the
+#: adapted hi-hat gained nothing on the other-kits set (+0.001) and lost on dev. The reading
+#: settings of this case are stored apart (``extra["adapt16_..."]``).
+NARROW_ADAPT_CLASSES: tuple[str, ...] = ("TT", "CY")
 #: Mel bands of the adaptation's spectrogram (from 30 Hz).
 ADAPT_BANDS = 48
 #: STFT size (64 ms at 16 kHz: the low bands must tell a kick from a floor tom).

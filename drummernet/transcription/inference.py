@@ -49,6 +49,7 @@ from drummernet.errors import DrummerNetWarning, ModelLoadError
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.adapt import (
     DEFAULT_ADAPT_CLASSES,
+    NARROW_ADAPT_CLASSES,
     adapt_activations,
     adaptation_rate,
     model_templates,
@@ -273,7 +274,7 @@ def transcribe(
     separate: str | None = None,
     mix_threshold: float = DEFAULT_MIX_THRESHOLD,
     adapt: bool = DEFAULT_ADAPT,
-    adapt_classes: Sequence[str] = DEFAULT_ADAPT_CLASSES,
+    adapt_classes: Sequence[str] | None = None,
     tom_masking: float | None = None,
 ) -> Transcription:
     """Transcribe a drum recording, or the drums of a full mix.
@@ -322,7 +323,9 @@ def transcribe(
             file's ``extra["adapt_relative_threshold"]`` and ``extra["adapt_tom_masking"]``
             when it has them.
         adapt_classes: the classes adapted (``("all",)``: every one; default
-            :data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES`).
+            :data:`~drummernet.transcription.adapt.DEFAULT_ADAPT_CLASSES` when adaptation reads
+            the band above 8 kHz, else
+            :data:`~drummernet.transcription.adapt.NARROW_ADAPT_CLASSES`).
         tom_masking: a tom hit is dropped when a snare hit within ``min_gap`` is at least this
             many times as strong (0 disables; default: the model file's value for the
             activations read, see :func:`model_tom_masking`).
@@ -383,14 +386,18 @@ def transcribe(
 
     samples *= np.float32(gain)  # in place: `samples` is our own buffer
     activations = analyze_audio(net, samples, chunk_seconds, overlap_seconds, batch_size, workers)
+    narrow = False  # whether adaptation reads only the analyzer's band
     if adapt:
         wide = (
             adaptation_rate(file_sr, rate, net.hop_length) if decision.source == "drums" else rate
         )
-        if wide != rate:  # the recording again, with its upper band (the analyzer's copy goes)
+        narrow = wide == rate
+        if not narrow:  # the recording again, with its upper band (the analyzer's copy goes)
             del samples
             samples, _ = load_input(audio, sr, wide)
             samples *= np.float32(gain)
+        if adapt_classes is None:
+            adapt_classes = NARROW_ADAPT_CLASSES if narrow else DEFAULT_ADAPT_CLASSES
         activations = adapt_activations(
             activations, samples, model_templates(net, wide), wide,
             net.hop_length * wide // rate, net.components, adapt_classes,
@@ -400,9 +407,9 @@ def transcribe(
     if threshold is None:
         threshold = model_threshold(net)
     if relative_threshold is None:
-        relative_threshold = model_relative_threshold(net, adapted=adapt)
+        relative_threshold = model_relative_threshold(net, adapted=adapt, narrow=narrow)
     if tom_masking is None:
-        tom_masking = model_tom_masking(net, adapted=adapt)
+        tom_masking = model_tom_masking(net, adapted=adapt, narrow=narrow)
     events = activations_to_events(
         activations,
         frame_rate,
@@ -417,7 +424,7 @@ def transcribe(
     )
     return Transcription(
         events, activations, frame_rate, components, duration, path, gain,
-        source_decision=decision,
+        source_decision=decision, adaptation=("narrow" if narrow else "wide") if adapt else None,
     )  # fmt: skip
 
 
@@ -427,24 +434,35 @@ def model_threshold(model: DrummerNet) -> float:
     return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
-def model_tom_masking(model: DrummerNet, adapted: bool = False) -> float:
+def _adapted_key(name: str, narrow: bool) -> str:
+    """The model file's key of an adapted reading setting: ``adapt_<name>``, or for adaptation
+    within the analyzer's band (``narrow``) ``adapt16_<name>``."""
+    return f"adapt16_{name}" if narrow else f"adapt_{name}"
+
+
+def model_tom_masking(model: DrummerNet, adapted: bool = False, narrow: bool = False) -> float:
     """The tom masking a model file recommends for its activations (``extra["tom_masking"]``)
-    or, with ``adapted``, for adapted ones (``extra["adapt_tom_masking"]``); else
+    or, with ``adapted``, for adapted ones (``extra["adapt_tom_masking"]``; with ``narrow``,
+    adapted within the analyzer's band, ``extra["adapt16_tom_masking"]``); else
     :data:`~drummernet.constants.DEFAULT_TOM_MASKING` (off)."""
-    value = getattr(model, "extra", {}).get("adapt_tom_masking" if adapted else "tom_masking")
+    extra = getattr(model, "extra", {})
+    value = extra.get(_adapted_key("tom_masking", narrow)) if adapted else extra.get("tom_masking")
     return float(value) if value is not None else DEFAULT_TOM_MASKING
 
 
-def model_relative_threshold(model: DrummerNet, adapted: bool = False) -> float | dict[str, float]:
+def model_relative_threshold(
+    model: DrummerNet, adapted: bool = False, narrow: bool = False
+) -> float | dict[str, float]:
     """The relative thresholds a model file recommends (``extra["relative_threshold"]``, per
     component code or class), or :data:`~drummernet.constants.DEFAULT_RELATIVE_THRESHOLD`.
 
     With ``adapted``, the entries of ``extra["adapt_relative_threshold"]`` (calibrated on adapted
-    activations by ``experiments.calibrate --adapt``) replace those of the classes they name.
+    activations by ``experiments.calibrate --adapt``) replace those of the classes they name;
+    with ``narrow`` (adapted within the analyzer's band), ``extra["adapt16_relative_threshold"]``.
     """
     extra = getattr(model, "extra", {})
     value = extra.get("relative_threshold")
-    adapted_values = extra.get("adapt_relative_threshold") if adapted else None
+    adapted_values = extra.get(_adapted_key("relative_threshold", narrow)) if adapted else None
     if isinstance(adapted_values, dict) and adapted_values:
         if not isinstance(value, dict):
             value = {code: float(value) for code in COARSE_CLASSES} if value is not None else {}

@@ -68,6 +68,9 @@ class Transcription:
         source_decision: what :func:`~drummernet.transcription.inference.transcribe` took the
             recording for (a drum stem or a full mix, detected or given) and how a mix's drums
             were brought forward; ``None`` when not transcribed here (read back from a file).
+        adaptation: how the activations were adapted to the recording: ``"wide"`` (up to
+            16 kHz), ``"narrow"`` (within the analyzer's 8 kHz), ``None`` (not adapted, or read
+            back from a file).
     """
 
     events: list[NoteEvent]
@@ -79,6 +82,7 @@ class Transcription:
     gain: float = 1.0
     beats: tuple[Beat, ...] | None = None
     source_decision: SourceDecision | None = None
+    adaptation: str | None = None
     _tempo: float | None = field(default=None, init=False, repr=False, compare=False)
     _tempo_done: bool = field(default=False, init=False, repr=False, compare=False)
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drummernet.audio import AUDIO_EXTENSIONS
-from drummernet.constants import DEFAULT_ADAPT
 from drummernet.errors import DrummerNetError
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.inference import (
@@ -275,12 +274,12 @@ def run_job(job: Job, models: Models) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = transcribe(job.input_path, model=net, **job.options)
-        adapted = bool(job.options.get("adapt", DEFAULT_ADAPT))
+        adapted, narrow = result.adaptation is not None, result.adaptation == "narrow"
         job.defaults = ModelDefaults(
             model_threshold(net),
-            model_relative_threshold(net, adapted=adapted),
+            model_relative_threshold(net, adapted=adapted, narrow=narrow),
             net.window_seconds,
-            model_tom_masking(net, adapted=adapted),
+            model_tom_masking(net, adapted=adapted, narrow=narrow),
         )
         job.warnings = [job.tell(str(item.message)) for item in caught]
         job.result = dataclasses.replace(result, source=job.name)  # never the server's path

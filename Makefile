@@ -42,6 +42,7 @@ train-default: $(STAMP)
 		--config experiments/configs/base.json --resume
 	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --write
 	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --write
+	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --sr 16000 --write
 	cp runs/default/model.safetensors drummernet/pretrained/default.safetensors
 
 lint: $(STAMP)

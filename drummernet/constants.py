@@ -249,8 +249,8 @@ DEFAULT_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
 #: (:mod:`drummernet.transcription.adapt`). It does: on the 4 dev tracks and
 #: both held-out synthetic sets, adaptation with tom masking keeps the kick, snare and hi-hat
 #: notes as they are, finds more toms with far fewer phantom ones, and writes crash and ride
-#: notes (``MODEL.md``), at about 70x real time on 2 cores; ``adapt=False`` (``--no-adapt``)
-#: is the analyzer alone, about 3x faster.
+#: notes (``MODEL.md``), at about 55x real time on 2 cores; ``adapt=False`` (``--no-adapt``)
+#: is the analyzer alone, about 4x faster.
 DEFAULT_ADAPT = True
 
 #: The classes whose hits can mask a tom hit (see :data:`DEFAULT_TOM_MASKING`).

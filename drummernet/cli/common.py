@@ -61,7 +61,7 @@ def add_peak_picking(p: argparse.ArgumentParser) -> None:
         "--adapt", action=argparse.BooleanOptionalAction, default=DEFAULT_ADAPT,
         help="refit the hi-hat's, toms' and cymbals' activations to each recording before notes "
         "are read (per-recording adaptation: fewer phantom toms, crash and ride notes); "
-        "--no-adapt reads the analyzer alone, about 3x faster (default: --adapt)",
+        "--no-adapt reads the analyzer alone, about 4x faster (default: --adapt)",
     )  # fmt: skip
 
 

@@ -318,7 +318,7 @@ def transcribe(
             (:data:`~drummernet.constants.DEFAULT_MIX_THRESHOLD`).
         adapt: refit the activations of ``adapt_classes`` to this recording before notes are
             read (:mod:`~drummernet.transcription.adapt`; on by default,
-            :data:`~drummernet.constants.DEFAULT_ADAPT`; ``False`` is about 3x
+            :data:`~drummernet.constants.DEFAULT_ADAPT`; ``False`` is about 4x
             faster). Their relative thresholds and the tom masking then come from the model
             file's ``extra["adapt_relative_threshold"]`` and ``extra["adapt_tom_masking"]``
             when it has them.

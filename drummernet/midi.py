@@ -36,6 +36,21 @@ class DrumNote:
     velocity: int
 
 
+def _parse(path: str | os.PathLike) -> pretty_midi.PrettyMIDI:
+    """A MIDI file parsed by pretty_midi.
+
+    Raises:
+        MidiError: the file cannot be parsed.
+    """
+    import pretty_midi  # imported lazily: slow to import and only needed for MIDI sources
+
+    try:
+        return pretty_midi.PrettyMIDI(str(path))
+    except Exception as error:  # pretty_midi/mido raise many types on bad files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+
+
 def read_drum_notes(path: str | os.PathLike) -> tuple[list[DrumNote], float]:
     """Read the drum notes of a MIDI file.
 
@@ -48,13 +63,7 @@ def read_drum_notes(path: str | os.PathLike) -> tuple[list[DrumNote], float]:
     Raises:
         MidiError: the file cannot be parsed.
     """
-    import pretty_midi  # imported lazily: slow to import and only needed for MIDI sources
-
-    try:
-        midi = pretty_midi.PrettyMIDI(str(path))
-    except Exception as error:  # pretty_midi/mido raise many types on bad files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
+    midi = _parse(path)
     instruments = [i for i in midi.instruments if i.is_drum] or midi.instruments
     notes = [
         DrumNote(float(note.start), int(note.pitch), int(note.velocity))
@@ -72,14 +81,7 @@ def read_tempo(path: str | os.PathLike) -> float:
     Raises:
         MidiError: the file cannot be parsed.
     """
-    import pretty_midi
-
-    try:
-        midi = pretty_midi.PrettyMIDI(str(path))
-    except Exception as error:  # pretty_midi/mido raise many types on bad files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise MidiError(f"{path}: not a readable MIDI file ({reason})") from None
-    _, tempi = midi.get_tempo_changes()
+    _, tempi = _parse(path).get_tempo_changes()
     return float(tempi[0]) if len(tempi) else DEFAULT_MIDI_TEMPO
 
 

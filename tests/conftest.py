@@ -89,3 +89,17 @@ def tiny_model_file(tmp_path_factory, tiny_model) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     tiny_model.save(path)
     return path
+
+
+def record_keyword(monkeypatch, module, name: str, keyword: str) -> list:
+    """Wrap ``module.name`` so that each call records its ``keyword`` argument (``"default"``
+    when not passed) in the returned list, then runs as before."""
+    seen: list = []
+    original = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get(keyword, "default"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return seen

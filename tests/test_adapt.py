@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SR, synthetic_kit
+from conftest import SR, record_keyword, synthetic_kit
 
 from drummernet.model.network import DrummerNet
 from drummernet.transcription.adapt import (
@@ -163,14 +163,7 @@ def test_cli_adapts_by_default(tmp_path, tiny_model_file, monkeypatch, flag, ada
     from drummernet.cli import main
     from drummernet.transcription import inference
 
-    seen = []
-    original = inference.transcribe
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["adapt"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(inference, "transcribe", spy)
+    seen = record_keyword(monkeypatch, inference, "transcribe", "adapt")
     audio, _ = drum_loop(1.0)
     wav = tmp_path / "loop.wav"
     sf.write(wav, audio, SR)

@@ -9,7 +9,7 @@ import numpy as np
 import pretty_midi
 import pytest
 import soundfile as sf
-from conftest import SR, synthetic_kit
+from conftest import SR, record_keyword, synthetic_kit
 
 from drummernet import constants
 from drummernet.constants import DEFAULT_REFERENCE_AMPLITUDE, DEFAULT_THRESHOLD, GM_NOTES
@@ -139,14 +139,7 @@ def test_model_file_tom_masking_is_the_default_of_adapted_reading(
     model = DrummerNet.load(path, kits=synthetic_kit())
     assert model_tom_masking(model, adapted=True) == 3.0
     assert model_tom_masking(model) == 0.0
-    seen = []
-    original = inference.activations_to_events
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["tom_masking"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(inference, "activations_to_events", spy)
+    seen = record_keyword(monkeypatch, inference, "activations_to_events", "tom_masking")
     audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
     transcribe(audio, SR, model=model)  # adapted by default, within the analyzer's band at 16 kHz
     transcribe(np.repeat(audio, 2), 2 * SR, model=model)  # 32 kHz: adapted up to 16 kHz
@@ -348,14 +341,7 @@ def test_model_file_relative_thresholds_are_the_default(tiny_model, tmp_path, mo
     path = tiny_model.save(tmp_path / "m.safetensors", extra={"relative_threshold": per_drum})
     model = DrummerNet.load(path, kits=synthetic_kit())
     assert model_relative_threshold(model) == per_drum
-    seen = []
-    original = inference.activations_to_events
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["relative_threshold"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(inference, "activations_to_events", spy)
+    seen = record_keyword(monkeypatch, inference, "activations_to_events", "relative_threshold")
     audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
     transcribe(audio, SR, model=model)
     transcribe(audio, SR, model=model, relative_threshold=0.25)  # an explicit value wins

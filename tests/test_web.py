@@ -19,7 +19,7 @@ import numpy as np
 import pretty_midi
 import pytest
 import soundfile as sf
-from conftest import SR, drum_loop
+from conftest import SR, drum_loop, record_keyword
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -475,14 +475,7 @@ def test_the_input_mode_reaches_transcribe(client, monkeypatch):
 def test_the_adapt_switch_reaches_transcribe(client, monkeypatch):
     """Adapt on the page is ``transcribe(adapt=True)``, off ``adapt=False``; without the
     parameter, ``transcribe``'s default (adapted). Anything but 0 or 1 is refused."""
-    seen = []
-    real = web_jobs.transcribe
-
-    def spy(audio, sr=None, model=None, device=None, **kwargs):
-        seen.append(kwargs.get("adapt", "default"))
-        return real(audio, sr, model, device, **kwargs)
-
-    monkeypatch.setattr(web_jobs, "transcribe", spy)
+    seen = record_keyword(monkeypatch, web_jobs, "transcribe", "adapt")
     for value, expected in (("1", True), ("0", False), (None, "default")):
         response = upload(client, wav_bytes(), **({"adapt": value} if value else {}))
         job = wait(client, response.json()["id"])

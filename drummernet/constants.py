@@ -295,14 +295,14 @@ MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 384000
 
 #: Long recordings are analysed in chunks of this many seconds ...
-DEFAULT_CHUNK_SECONDS = 10.0
+DEFAULT_CHUNK_SECONDS = 6.0
 
 #: ... each with this much context (seconds) on both sides, analysed and then discarded: the
 #: analyzer's GRU sees its whole input, and what it needs of that is the last second or so.
 DEFAULT_OVERLAP_SECONDS = 1.0
 
 #: Chunks analysed per forward pass.
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_BATCH_SIZE = 16
 
 # --------------------------------------------------------------------------------------------
 # Full mixes (``drummernet.transcription.source`` and ``.separation``), shared by

@@ -53,6 +53,12 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0) -> np.nd
     return weights.astype(np.float32)
 
 
+#: Frames per FFT call in :func:`mel_magnitude`. Framing a whole batch at once writes a complex
+#: spectrogram of hundreds of megabytes and reads it back (memory-bound, about 3x slower on CPU);
+#: blocks this size stay in cache.
+MEL_BLOCK_FRAMES = 256
+
+
 def mel_magnitude(
     audio: torch.Tensor,
     mel: torch.Tensor,
@@ -63,13 +69,16 @@ def mel_magnitude(
 ) -> torch.Tensor:
     """Magnitude mel spectrogram on the analyzer's frame grid (frame ``t`` at sample ``t * hop``).
 
+    The same as ``mel @ |torch.stft(audio, n_fft, hop, window, center=True,
+    pad_mode="constant")|``, computed :data:`MEL_BLOCK_FRAMES` frames of one signal at a time.
+
     Args:
         audio: ``(batch, samples)``.
         mel: ``(n_mels, n_fft // 2 + 1)`` filterbank.
         n_fft: STFT size (centred frames, constant padding so that inputs shorter than the
             window still work).
         hop: samples per frame.
-        frames: frames to keep (default ``ceil(samples / hop)``).
+        frames: frames to keep (default ``ceil(samples / hop)``; at most ``samples // hop + 1``).
         window: the ``n_fft``-point analysis window (default: Hann).
 
     Returns:
@@ -78,11 +87,21 @@ def mel_magnitude(
     frames = frames if frames is not None else max(1, math.ceil(audio.shape[-1] / hop))
     if window is None:
         window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    spec = torch.stft(
-        audio, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True
-    )[..., :frames]
-    # hypot is .abs() written out, about 3x faster on CPU.
-    return mel.to(audio.dtype) @ torch.hypot(spec.real, spec.imag)
+    framed = torch.nn.functional.pad(audio, (n_fft // 2, n_fft // 2)).unfold(-1, n_fft, hop)
+    if frames > framed.shape[-2]:
+        raise ValueError(f"{frames} frames asked of {audio.shape[-1]} samples at hop {hop}")
+    weights = mel.to(audio.dtype).T
+    rows = []
+    for signal in framed:
+        blocks = []
+        for start in range(0, frames, MEL_BLOCK_FRAMES):
+            spec = torch.fft.rfft(signal[start : min(start + MEL_BLOCK_FRAMES, frames)] * window)
+            # .abs() written out: squares of the contiguous (re, im) pairs, then one strided add,
+            # about 3x faster on CPU than .abs() or torch.hypot.
+            power = torch.view_as_real(spec).square()
+            blocks.append((power[..., 0] + power[..., 1]).sqrt_() @ weights)
+        rows.append(torch.cat(blocks).T)
+    return torch.stack(rows)
 
 
 # --------------------------------------------------------------------------------------------

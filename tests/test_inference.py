@@ -211,6 +211,30 @@ def test_chunked_analysis_matches_one_pass(tiny_model, seconds):
         np.testing.assert_allclose(chunked, one_pass, atol=1e-4 * one_pass.max())
 
 
+def test_parallel_batches_share_the_work_evenly(tiny_model, monkeypatch):
+    """On 2 workers the regular windows make an even number of equal batches (12 windows at
+    batch size 16 make 6 + 6, not one batch of 12 with a worker idle)."""
+    audio, _ = drum_loop(7.3)
+    shapes: list[tuple[int, int]] = []
+    analyze = tiny_model.analyze
+
+    def recording(x):
+        shapes.append(tuple(x.shape))
+        return analyze(x)
+
+    monkeypatch.setattr(tiny_model, "analyze", recording)
+    chunked = analyze_audio(tiny_model, audio, chunk_seconds=0.5, overlap_seconds=0.4,
+                            batch_size=16, workers=2)  # fmt: skip
+    monkeypatch.undo()
+    window = min(length for _, length in shapes)
+    regular = sorted(batch for batch, length in shapes if length == window)
+    tail = [batch for batch, length in shapes if length != window]
+    assert tail == [1] and len(regular) % 2 == 0 and regular[-1] - regular[0] <= 1, shapes
+    assert sum(regular) + 1 >= 7.3 / 0.5
+    one_pass = analyze_audio(tiny_model, audio, chunk_seconds=1000)
+    np.testing.assert_allclose(chunked, one_pass, atol=1e-4 * one_pass.max())
+
+
 def test_chunked_transcription_has_the_same_onsets(tiny_model):
     audio, _ = drum_loop(6.0)
     # No onset contrast: the untrained tiny model's impulses are a wash, which it would remove.

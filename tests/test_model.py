@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -293,6 +294,26 @@ def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels):
 
     expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
     np.testing.assert_allclose(mel_filterbank(sr, n_fft, n_mels, 20.0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("samples", [1, 511, 513, 80 * 256 - 1, 80 * 256 * 2 + 37])
+def test_mel_magnitude_matches_the_stft(samples):
+    """The block-wise spectrogram is the one-call ``torch.stft`` one, blocks and edges included."""
+    from drummernet.dsp import MEL_BLOCK_FRAMES, mel_filterbank, mel_magnitude
+
+    assert MEL_BLOCK_FRAMES == 256  # the lengths above straddle block boundaries
+    audio = torch.randn(2, samples, generator=torch.Generator().manual_seed(samples))
+    mel = torch.from_numpy(mel_filterbank(16000, 1024, 80, 20.0))
+    window = torch.hann_window(1024)
+    frames = math.ceil(samples / 80)
+    spec = torch.stft(audio, 1024, 80, window=window, center=True, pad_mode="constant",
+                      return_complex=True)[..., :frames]  # fmt: skip
+    expected = mel @ spec.abs()
+    got = mel_magnitude(audio, mel, 1024, 80, window=window)
+    assert got.shape == (2, 80, frames)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * expected.max().item())
+    with pytest.raises(ValueError, match="frames"):
+        mel_magnitude(audio, mel, 1024, 80, frames=samples // 80 + 2, window=window)
 
 
 def test_kit_norms():

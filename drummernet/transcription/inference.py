@@ -205,14 +205,22 @@ def analyze_audio(
             tail.append((index * core, tail_start))
         else:
             regular.append((index * core, start))
+    threads = torch.get_num_threads()
+    workers = threads if workers is None else workers
+    parallel = workers > 1 and device.type == "cpu"
     # Equal batches (5 windows at batch_size 4 make 3 + 2, not 4 + 1): a lone window pays the
-    # GRU's per-step cost alone.
-    size = math.ceil(len(regular) / max(1, math.ceil(len(regular) / max(1, batch_size))))
+    # GRU's per-step cost alone. In parallel, a multiple of `workers` batches, so that no worker
+    # idles at the end (12 windows on 2 workers make 6 + 6, not 4 + 4 + 4).
+    count = math.ceil(len(regular) / max(1, batch_size))
+    if parallel and len(regular) >= workers:
+        count = math.ceil(count / workers) * workers
+    size = math.ceil(len(regular) / max(1, count))
     batches = [regular[i : i + size] for i in range(0, len(regular), size)]
     if tail:
         # The tail window runs to the real end of the recording (so it is not quite `window`
-        # long and cannot join a batch); every remaining core lies inside it.
-        batches.append(tail)
+        # long and cannot join a batch); every remaining core lies inside it. First in line,
+        # so that it runs beside the regular batches rather than after them.
+        batches.insert(0, tail)
 
     def run(jobs: list[tuple[int, int]]) -> np.ndarray:
         with torch.inference_mode():  # thread-local, so entered in each worker
@@ -229,9 +237,7 @@ def analyze_audio(
             last = min(first + core, frames)
             out[:, first:last] = results[min(i, len(results) - 1), :, first - start : last - start]
 
-    threads = torch.get_num_threads()
-    workers = threads if workers is None else workers
-    if workers > 1 and len(batches) > 1 and device.type == "cpu":
+    if parallel and len(batches) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         per_worker = max(1, threads // workers)

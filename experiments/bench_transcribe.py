@@ -87,7 +87,13 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     from drummernet.audio import read_audio
     from drummernet.constants import DEFAULT_MIN_GAP
     from drummernet.dsp import loudness_gain
-    from drummernet.transcription.adapt import adapt_activations, adaptation_rate, model_templates
+    from drummernet.transcription.adapt import (
+        adapt_activations,
+        adaptation_rate,
+        model_templates,
+        recording_spectrogram,
+        reread_spectrogram,
+    )
     from drummernet.transcription.events import activations_to_events
     from drummernet.transcription.inference import (
         analyze_audio,
@@ -116,14 +122,15 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     gain = np.float32(loudness_gain(audio, model_rate))
     audio *= gain
     activations = analyze_audio(model, audio)
-    if templates is not None:
+    if templates is not None:  # as transcribe: the file is streamed again for its upper band
+        hop = model.hop_length * rate // model_rate
         if rate != model_rate:
             del audio
-            audio, _ = read_audio(path, rate)
-            audio *= gain
-        hop = model.hop_length * rate // model_rate
+            spectrogram = reread_spectrogram(path, None, rate, hop, float(gain))
+        else:
+            spectrogram = recording_spectrogram(audio, rate, hop)
         activations = adapt_activations(
-            activations, audio, templates, rate, hop, model.components
+            activations, None, templates, rate, hop, model.components, spectrogram=spectrogram
         )  # fmt: skip
     events = activations_to_events(
         activations, model.sample_rate / model.hop_length, model.components,

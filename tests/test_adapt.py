@@ -234,19 +234,46 @@ def test_transcribe_adapts_a_full_band_drum_recording_at_32k(
     original = inference.adapt_activations
 
     def spy(activations, audio, templates, sample_rate, hop_length, *args, **kwargs):
-        seen.append((sample_rate, hop_length, len(audio)))
+        seen.append((sample_rate, hop_length, kwargs["spectrogram"]))
         return original(activations, audio, templates, sample_rate, hop_length, *args, **kwargs)
 
     monkeypatch.setattr(inference, "adapt_activations", spy)
     audio, _ = drum_loop(2.0)
     audio = resample(audio, SR, rate)
     result = transcribe(audio, rate, model=tiny_model, source=source)
-    ((sample_rate, hop, samples),) = seen
+    ((sample_rate, hop, spectrogram),) = seen
     assert sample_rate == expected and hop == HOP * expected // SR
     assert result.adaptation == ("wide" if expected > SR else "narrow")
     assert transcribe(audio, rate, model=tiny_model, adapt=False).adaptation is None
-    assert samples == pytest.approx(2.0 * expected, abs=2)
     assert result.activations.shape[1] == pytest.approx(2.0 * SR / HOP, abs=1)
+    if source == "drums":  # the recording at the adaptation's rate, loudness-normalised
+        again = resample(audio, rate, expected) * np.float32(result.gain)
+        expected_spectrogram = recording_spectrogram(again, expected, hop)
+        torch.testing.assert_close(spectrogram, expected_spectrogram, rtol=1e-4, atol=1e-5)
+
+
+def test_the_spectrogram_of_a_stream_is_the_spectrogram_of_the_whole(tmp_path):
+    """Blocks of any sizes (a file streamed at another rate included) give the one-array result,
+    exactly, across the transform's 30 s blocks and the recording's ends."""
+    import soundfile as sf
+
+    from drummernet.audio import read_audio
+    from drummernet.transcription.adapt import ADAPT_CHUNK_SECONDS, reread_spectrogram
+
+    rng = np.random.default_rng(3)
+    hop = HOP * 2
+    for seconds in (0.01, 1.0, ADAPT_CHUNK_SECONDS + 0.37):
+        audio = rng.standard_normal(int(seconds * 32000)).astype(np.float32)
+        whole = recording_spectrogram(audio, 32000, hop)
+        assert whole.shape == (ADAPT_BANDS, len(audio) // (hop * ADAPT_FRAME_FACTOR) + 1)
+        cuts = np.sort(rng.integers(0, len(audio), 9))
+        blocks = iter(np.split(audio, cuts))  # empty blocks among them
+        torch.testing.assert_close(recording_spectrogram(blocks, 32000, hop), whole, rtol=0, atol=0)
+    path = tmp_path / "drums.wav"
+    sf.write(path, rng.standard_normal((44100 * 2, 2)).astype(np.float32) * 0.1, 44100)
+    read, _ = read_audio(path, 32000)
+    expected = recording_spectrogram(read, 32000, hop) * 0.5
+    torch.testing.assert_close(reread_spectrogram(path, None, 32000, hop, 0.5), expected)
 
 
 def test_adaptation_within_the_analyzers_band_keeps_the_hihat_and_its_own_settings(

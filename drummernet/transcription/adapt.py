@@ -30,15 +30,18 @@ template length of context on each side, so memory stays bounded on any length.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
+import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from drummernet.audio import audio_info, load_input, stream_audio
 from drummernet.constants import component_class
 from drummernet.dsp import mel_filterbank
 from drummernet.errors import ModelLoadError
@@ -109,32 +112,122 @@ def _mel(sample_rate: int) -> torch.Tensor:
     return torch.as_tensor(mel_filterbank(sample_rate, ADAPT_N_FFT, ADAPT_BANDS, fmin=30.0))
 
 
-def recording_spectrogram(audio: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
-    """The adaptation's spectrogram of ``audio: (samples,)``: ``(ADAPT_BANDS, frames)``
-    magnitudes, one frame per :data:`ADAPT_FRAME_FACTOR` analyzer hops of ``hop_length``, frame
-    ``t`` centred on sample ``t * hop`` (zeros beyond the ends).
+def recording_spectrogram(
+    audio: torch.Tensor | np.ndarray | Iterable[np.ndarray],
+    sample_rate: int,
+    hop_length: int,
+    expected_samples: int = 0,
+) -> torch.Tensor:
+    """The adaptation's spectrogram of a recording: ``(ADAPT_BANDS, frames)`` magnitudes, one
+    frame per :data:`ADAPT_FRAME_FACTOR` analyzer hops of ``hop_length``, frame ``t`` centred
+    on sample ``t * hop`` (zeros beyond the ends), ``frames = samples // hop + 1``.
 
-    Computed in blocks of :data:`ADAPT_CHUNK_SECONDS`, so that only the mel bands of a long
-    recording are held, never its whole STFT (that would be 1.5 GB for an hour) nor a padded
-    copy of the audio."""
+    ``audio`` is ``(samples,)``, or the recording as consecutive blocks of samples (for example
+    :func:`drummernet.audio.stream_audio` of a file), which are consumed as they come: either
+    way only :data:`ADAPT_CHUNK_SECONDS` of audio at a time is copied and transformed, so a long
+    recording costs its mel bands, never its whole STFT (1.5 GB for an hour) nor, when streamed,
+    its samples (460 MB for an hour at 32 kHz).
+
+    The frames go into one buffer, sized for ``expected_samples`` (an estimate is enough; a
+    stream longer than that grows it): kept as many small tensors beside the transforms'
+    temporaries, they fragmented the heap to 1.4 GB for an hour."""
     hop = hop_length * ADAPT_FRAME_FACTOR
-    audio = audio.float().reshape(-1)
-    length = audio.shape[0]
-    frames = length // hop + 1
-    half = ADAPT_N_FFT // 2
+    if isinstance(audio, (torch.Tensor, np.ndarray)):
+        audio = [np.asarray(audio, dtype=np.float32).reshape(-1)]
+        expected_samples = audio[0].shape[0]
     mel = _mel(sample_rate)
     window = torch.hann_window(ADAPT_N_FFT)
-    block = max(1, round(ADAPT_CHUNK_SECONDS * sample_rate / hop))
-    out = torch.empty(ADAPT_BANDS, frames)
-    for first in range(0, frames, block):
-        last = min(first + block, frames)
-        # samples lo..hi of the recording, zeros beyond its ends (frame t centred on t * hop)
-        lo, hi = first * hop - half, (last - 1) * hop + ADAPT_N_FFT - half
-        piece = F.pad(audio[max(lo, 0) : min(hi, length)], (max(0, -lo), max(0, hi - length)))
+    block = max(1, round(ADAPT_CHUNK_SECONDS * sample_rate / hop))  # frames per transform
+    queue = _SampleQueue()
+    queue.push(np.zeros(ADAPT_N_FFT // 2, dtype=np.float32))  # frame 0 is centred on sample 0
+    out = torch.empty(ADAPT_BANDS, max(0, expected_samples) // hop + 1)
+    done = 0
+
+    def transform(count: int) -> None:
+        """The next ``count`` frames, from the queue's first samples; their hops leave it."""
+        nonlocal out, done
+        piece = torch.from_numpy(queue.first((count - 1) * hop + ADAPT_N_FFT))
         spectrum = torch.stft(piece, ADAPT_N_FFT, hop, window=window, center=False,
                               return_complex=True)  # fmt: skip
-        out[:, first:last] = mel @ spectrum.abs()[:, : last - first]
-    return out
+        if done + count > out.shape[1]:  # longer than expected: grow by half at least
+            grown = torch.empty(ADAPT_BANDS, max(done + count, out.shape[1] * 3 // 2))
+            grown[:, :done] = out[:, :done]
+            out = grown
+        torch.matmul(mel, spectrum.abs(), out=out[:, done : done + count])
+        done += count
+        queue.drop(count * hop)
+
+    length = 0
+    for samples in audio:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        length += samples.shape[0]
+        queue.push(samples)
+        while queue.size >= (block - 1) * hop + ADAPT_N_FFT:
+            transform(block)
+    remaining = length // hop + 1 - done
+    if remaining > 0:
+        queue.push(np.zeros(max(0, (remaining - 1) * hop + ADAPT_N_FFT - queue.size), np.float32))
+        transform(remaining)
+    return out[:, :done]
+
+
+def reread_spectrogram(
+    audio: str | os.PathLike | np.ndarray | torch.Tensor,
+    sr: int | None,
+    sample_rate: int,
+    hop_length: int,
+    gain: float,
+) -> torch.Tensor:
+    """The :func:`recording_spectrogram` of a recording read again at ``sample_rate`` (see
+    :func:`adaptation_rate`), scaled by its loudness ``gain``. A file is streamed, so its samples
+    at that rate are never held whole; an array (``sr``: its rate) is resampled."""
+    if isinstance(audio, (str, os.PathLike)):
+        info = audio_info(audio)
+        expected = math.ceil(info.frames * sample_rate / info.sample_rate)
+        spectrogram = recording_spectrogram(
+            stream_audio(audio, sample_rate), sample_rate, hop_length, expected
+        )
+    else:
+        spectrogram = recording_spectrogram(
+            load_input(audio, sr, sample_rate)[0], sample_rate, hop_length
+        )
+    return spectrogram.mul_(gain)
+
+
+class _SampleQueue:
+    """Consecutive sample blocks, read from the front without joining the whole."""
+
+    def __init__(self) -> None:
+        self._blocks: collections.deque[np.ndarray] = collections.deque()
+        self.size = 0
+
+    def push(self, samples: np.ndarray) -> None:
+        if samples.size:
+            self._blocks.append(samples)
+            self.size += samples.size
+
+    def first(self, count: int) -> np.ndarray:
+        """A copy of the first ``count`` samples (``count <= size``)."""
+        out, filled = np.empty(count, dtype=np.float32), 0
+        for samples in self._blocks:
+            take = min(count - filled, samples.size)
+            out[filled : filled + take] = samples[:take]
+            filled += take
+            if filled == count:
+                break
+        return out
+
+    def drop(self, count: int) -> None:
+        while count > 0 and self._blocks:
+            head = self._blocks[0]
+            if head.size <= count:
+                self._blocks.popleft()
+                count -= head.size
+                self.size -= head.size
+            else:
+                self._blocks[0] = head[count:]
+                self.size -= count
+                count = 0
 
 
 def adaptation_rate(recording_rate: int, model_rate: int, hop_length: int) -> int:

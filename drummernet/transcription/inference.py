@@ -53,6 +53,8 @@ from drummernet.transcription.adapt import (
     adapt_activations,
     adaptation_rate,
     model_templates,
+    recording_spectrogram,
+    reread_spectrogram,
 )
 from drummernet.transcription.events import activations_to_events, merge_voices
 from drummernet.transcription.result import Transcription
@@ -398,17 +400,19 @@ def transcribe(
             adaptation_rate(file_sr, rate, net.hop_length) if decision.source == "drums" else rate
         )
         narrow = wide == rate
-        if not narrow:  # the recording again, with its upper band (the analyzer's copy goes)
-            del samples
-            samples, _ = load_input(audio, sr, wide)
-            samples *= np.float32(gain)
+        hop = net.hop_length * wide // rate
+        if narrow:
+            spectrogram = recording_spectrogram(samples, rate, hop)
+    del samples  # the analyzer's copy goes before the recording is read again
+    if adapt:
+        if not narrow:  # the recording again, with its upper band, streamed
+            spectrogram = reread_spectrogram(audio, sr, wide, hop, gain)
         if adapt_classes is None:
             adapt_classes = NARROW_ADAPT_CLASSES if narrow else DEFAULT_ADAPT_CLASSES
         activations = adapt_activations(
-            activations, samples, model_templates(net, wide), wide,
-            net.hop_length * wide // rate, net.components, adapt_classes,
+            activations, None, model_templates(net, wide), wide, hop, net.components,
+            adapt_classes, spectrogram=spectrogram,
         )  # fmt: skip
-    del samples
     activations, components = merge_voices(activations, net.components)
     if threshold is None:
         threshold = model_threshold(net)

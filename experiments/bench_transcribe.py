@@ -89,6 +89,7 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     from drummernet.dsp import loudness_gain
     from drummernet.transcription.adapt import (
         adapt_activations,
+        adaptation_hop,
         adaptation_rate,
         model_templates,
         recording_spectrogram,
@@ -123,7 +124,7 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
     audio *= gain
     activations = analyze_audio(model, audio)
     if templates is not None:  # as transcribe: the file is streamed again for its upper band
-        hop = model.hop_length * rate // model_rate
+        hop = adaptation_hop(model, rate)
         if rate != model_rate:
             del audio
             spectrogram = reread_spectrogram(path, None, rate, hop, float(gain))

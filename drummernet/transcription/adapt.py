@@ -242,6 +242,12 @@ def adaptation_rate(recording_rate: int, model_rate: int, hop_length: int) -> in
     return model_rate
 
 
+def adaptation_hop(model: DrummerNet, sample_rate: int) -> int:
+    """The hop at ``sample_rate`` that spans the model's analyzer hop (5 ms), so that the
+    adaptation's frames fall on the analyzer's (``sample_rate`` from :func:`adaptation_rate`)."""
+    return model.hop_length * sample_rate // model.sample_rate
+
+
 def kit_templates(shots: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
     """One-shot spectrograms: the mean magnitude over the kit pool.
 
@@ -427,7 +433,6 @@ def model_templates(model: DrummerNet, sample_rate: int | None = None) -> torch.
                     f"adaptation needs the model's kit ({model.config.kits}), which cannot be "
                     f"read: {error}"
                 ) from error
-        hop = model.hop_length * rate // model.sample_rate
-        templates = kit_templates(shots.cpu(), rate, hop)
+        templates = kit_templates(shots.cpu(), rate, adaptation_hop(model, rate))
         cached[rate] = templates
     return templates

@@ -51,6 +51,7 @@ from drummernet.transcription.adapt import (
     DEFAULT_ADAPT_CLASSES,
     NARROW_ADAPT_CLASSES,
     adapt_activations,
+    adaptation_hop,
     adaptation_rate,
     model_templates,
     recording_spectrogram,
@@ -400,7 +401,7 @@ def transcribe(
             adaptation_rate(file_sr, rate, net.hop_length) if decision.source == "drums" else rate
         )
         narrow = wide == rate
-        hop = net.hop_length * wide // rate
+        hop = adaptation_hop(net, wide)
         if narrow:
             spectrogram = recording_spectrogram(samples, rate, hop)
     del samples  # the analyzer's copy goes before the recording is read again

@@ -151,7 +151,7 @@ def synthetic_eval_tracks(
     rng = np.random.default_rng(seed)
     gmd = data_root() / "gmd" / "groove"
     midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
-    kit_set = [DrumKit.load(k) for k in (kits or list_kits())]
+    kit_set = [DrumKit.load(k, sr=sr) for k in (kits or list_kits())]
     for i in range(count):
         if midi:
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)

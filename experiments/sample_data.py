@@ -591,6 +591,60 @@ def _dedupe(examples: list[Example]) -> list[Example]:
     return out
 
 
+EXADRUMS = Path("/usr/share/exadrums")
+#: eXaDrums' sample names (BSD-3-Clause) -> component.
+EXADRUMS_COMPONENTS = {
+    "BD_": "KD", "Snr_": "SD", "HiHat": "HH_CHH", "Crash": "CY_CRC", "Ride": "CY_RDC",
+    "Tom01": "TT_HIT", "Tom03": "TT_HFT",
+}  # fmt: skip
+
+
+def exadrums_examples() -> list[Example]:
+    """The one-shots of the Debian package ``exadrums`` (BSD-3-Clause), named by file."""
+    out: list[Example] = []
+    for path in sorted(EXADRUMS.glob("*.wav")) if EXADRUMS.is_dir() else []:
+        component = next((c for p, c in EXADRUMS_COMPONENTS.items() if path.name.startswith(p)), "")
+        if component:
+            audio, _ = load_audio(path, sr=SR)
+            cls = SAMPLE_CLASS_OF[component_class(component)]
+            out.append(Example(audio, cls, component, "exadrums", "exadrums", path.name))
+    return out
+
+
+#: License-clean sources besides the built-in kits, each labelled only by its own names: Sonic
+#: Pi's samples (CC0, file-name prefixes), the General MIDI percussion of FluidR3 (MIT) and
+#: sf_GMbank (public domain) (MIDI note) and eXaDrums' kit (BSD-3-Clause, file names). The shipped
+#: classifier trains on their drum hits (sample_classifier.extra_rows); the held-out external set
+#: (heldout_external) keeps the other sources (Hydrogen's kits, TimGM6mb), which no method trains
+#: on.
+TRAINING_SOURCES = ("sonicpi", "FluidR3_GM", "sf_GMbank", "exadrums")
+
+
+def extra_examples() -> list[Example]:
+    """The sounds of :data:`TRAINING_SOURCES` (cached), copies of built-in one-shots removed."""
+    path = CACHE / "extra.pkl"
+    if path.exists():
+        with open(path, "rb") as file:
+            return pickle.load(file)
+    fonts = [e for e in soundfont_examples() if e.source in TRAINING_SOURCES]
+    examples = _dedupe(sonic_pi_examples() + fonts + exadrums_examples())
+    shipped = {hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest()
+               for e in shipped_examples()}  # fmt: skip
+    examples = [
+        e for e in examples
+        if hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest() not in shipped
+    ]  # fmt: skip
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        pickle.dump(examples, file)
+    return examples
+
+
+def heldout_external(external: list[Example]) -> list[Example]:
+    """The part of the external set from sources no method trains on (Hydrogen, TimGM6mb)."""
+    return [e for e in external if e.source not in TRAINING_SOURCES]
+
+
 MAX_PER_GROUP_CLASS = 30
 
 

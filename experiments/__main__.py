@@ -110,6 +110,28 @@ def experiment_config(
     return config.replace(**changes)
 
 
+#: Level of each component against the snare in kit makers' own mixes, in dB: the mean over the
+#: FluidR3 GM and MuseScore General Lite SoundFonts of the peak of each General MIDI drum note at
+#: velocity 100, rendered by FluidSynth (`python -m experiments.natural_balance --soundfont F`
+#: measures one; they agree on hats 9-15 dB and cymbals 6-9 dB under the snare, less on the kick).
+#: The built-in one-shots are peak-normalised, so in a ``balance="flat"`` render a closed hat is
+#: as loud as the snare; ``balance="natural"`` puts these levels back.
+NATURAL_BALANCE_DB = {
+    "KD": 0.0,
+    "SD": 0.0,
+    "HH_CHH": -11.9,
+    "HH_PHH": -9.9,
+    "HH_OHH": -10.2,
+    "TT_HIT": -2.5,
+    "TT_MHT": -0.7,
+    "TT_HFT": -2.6,
+    "CY_RDC": -8.6,
+    "CY_CRC": -6.6,
+    "OT_TMB": -2.1,
+}
+BALANCES = ("flat", "natural")
+
+
 def synthetic_eval_tracks(
     folder: Path,
     count: int = 8,
@@ -118,11 +140,13 @@ def synthetic_eval_tracks(
     split: str = "validation",
     seed: int = 1234,
     kits: Sequence[str] | None = None,
+    balance: str = "flat",
 ) -> Path:
     """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
     has its upper band). A set at another rate than the package's lives in ``folder`` with
-    ``_<sr>`` appended to its name.
+    ``_<sr>`` appended to its name. ``balance="natural"`` scales each component's one-shots by
+    :data:`NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"`` leaves them as shipped.
 
     The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
     calibration of note thresholds (``experiments.calibrate``) renders the validation split with
@@ -142,7 +166,11 @@ def synthetic_eval_tracks(
     from drummernet.training.performances import groove_midi_files, read_drum_midi
     from drummernet.training.render import render
 
+    if balance not in BALANCES:
+        raise ValueError(f"balance must be one of {', '.join(BALANCES)}, not {balance!r}")
     sr = sr or SAMPLE_RATE
+    if balance != "flat":
+        folder = folder.with_name(f"{folder.name}_{balance}")
     if sr != SAMPLE_RATE:
         folder = folder.with_name(f"{folder.name}_{sr}")
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
@@ -152,6 +180,18 @@ def synthetic_eval_tracks(
     gmd = data_root() / "gmd" / "groove"
     midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
     kit_set = [DrumKit.load(k, sr=sr) for k in (kits or list_kits())]
+    if balance == "natural":
+        kit_set = [
+            DrumKit(
+                kit.name,
+                kit.sr,
+                {
+                    c: a * np.float32(10 ** (NATURAL_BALANCE_DB[c] / 20))
+                    for c, a in kit.samples.items()
+                },
+            )
+            for kit in kit_set
+        ]
     for i in range(count):
         if midi:
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)

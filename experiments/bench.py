@@ -32,7 +32,7 @@ from drummernet.evaluation.scoring import evaluate
 from drummernet.evaluation.systems import transcription_system
 from drummernet.model.kits import list_kits
 from drummernet.transcription.inference import load_model
-from experiments.__main__ import synthetic_eval_tracks
+from experiments.__main__ import BALANCES, synthetic_eval_tracks
 
 DEFAULT_DATASET = (
     Path(os.environ.get("DRUMMERNET_DATA", Path(__file__).parents[2] / "shared" / "data"))
@@ -73,6 +73,11 @@ def main() -> None:
         help="rate of the synthetic tracks (default: %(default)s, as most recordings: "
         "adaptation reads the band above the analyzer's 8 kHz when a recording has it)",
     )  # fmt: skip
+    parser.add_argument(
+        "--balance", choices=BALANCES, default="flat",
+        help="levels of the synthetic tracks' drums: the one-shots as shipped (flat, every "
+        "drum peak-normalised) or at a kit maker's own balance (natural)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not args.dataset.is_dir():
         raise SystemExit(
@@ -96,7 +101,7 @@ def main() -> None:
         # The Groove test split: the note thresholds were calibrated on its validation split.
         folder = synthetic_eval_tracks(
             args.workdir / "synthetic_test", count=args.synthetic, split="test", seed=2026,
-            sr=args.sr,
+            sr=args.sr, balance=args.balance,
         )  # fmt: skip
         score_set(systems, folder, "synthetic Groove-test tracks, exact labels", args.window)
     if args.other_kits:
@@ -104,7 +109,7 @@ def main() -> None:
         others = [k for k in list_kits() if k not in model.config.kits]
         folder = synthetic_eval_tracks(
             args.workdir / "synthetic_otherkits", count=args.other_kits, split="test", seed=77,
-            kits=others, sr=args.sr,
+            kits=others, sr=args.sr, balance=args.balance,
         )  # fmt: skip
         what = f"synthetic Groove-test tracks through {', '.join(others)}"
         score_set(systems, folder, what, args.window)

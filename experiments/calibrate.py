@@ -60,7 +60,7 @@ from drummernet.transcription.inference import (
     transcribe,
 )
 from drummernet.transcription.result import Transcription
-from experiments.__main__ import synthetic_eval_tracks
+from experiments.__main__ import BALANCES, synthetic_eval_tracks
 
 CANDIDATES = tuple(np.round(np.geomspace(0.02, 0.5, 15), 4))
 #: Floors tried with ``--mix``: lower too, since a mix's drums sit below its normalised loudness.
@@ -232,6 +232,11 @@ def main() -> None:
         f"{','.join(DEFAULT_ADAPT_CLASSES)}, or {','.join(NARROW_ADAPT_CLASSES)} with --sr below "
         f"{ADAPT_SAMPLE_RATE}, where adaptation reads only the analyzer's band)",
     )  # fmt: skip
+    parser.add_argument(
+        "--balance", choices=BALANCES, default="flat",
+        help="levels of the synthetic tracks' drums: the one-shots as shipped (flat, every "
+        "drum peak-normalised) or at a kit maker's own balance (natural)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = DrummerNet.load(args.model)
@@ -245,9 +250,9 @@ def main() -> None:
         tracks = [track for path in sets for track in read_dataset(path)]
         source, floors = args.source, MIX_CANDIDATES
     else:
-        tracks = read_dataset(synthetic_eval_tracks(args.folder, count=args.tracks, sr=args.sr))[
-            : args.tracks
-        ]
+        tracks = read_dataset(
+            synthetic_eval_tracks(args.folder, count=args.tracks, sr=args.sr, balance=args.balance)
+        )[: args.tracks]
     if args.exclude is not None:
         taken = {_drums(track) for track in read_dataset(args.exclude)}
         tracks = [track for track in tracks if _drums(track) not in taken]

@@ -212,3 +212,27 @@ def test_calibration_keeps_each_classes_best_fraction_at_the_best_floor():
     # floor 0.05: KD 0.9, SD 0.5, HH 0.7 -> mean 0.7. A class with no reference gets no entry.
     assert floor == 0.02 and relative == {"KD": 0.3, "SD": 0.3, "HH": 0.1}
     assert mean == pytest.approx((0.8 + 0.6 + 0.9) / 3)
+
+
+def test_natural_balance_renders_hats_and_cymbals_under_the_snare(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from experiments.__main__ import NATURAL_BALANCE_DB, synthetic_eval_tracks
+
+    assert NATURAL_BALANCE_DB["SD"] == 0.0
+    assert max(v for c, v in NATURAL_BALANCE_DB.items() if c[:2] in ("HH", "CY")) < -6
+    shares = {}
+    for balance in ("flat", "natural"):
+        folder = synthetic_eval_tracks(
+            tmp_path / "set", count=1, seconds=4.0, kits=["fluidr3_standard"], balance=balance
+        )
+        assert folder.name == ("set" if balance == "flat" else "set_natural")
+        audio, sr = sf.read(folder / "synth00.wav", dtype="float32")
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        freqs = np.fft.rfftfreq(len(audio), 1 / sr)
+        shares[balance] = power[freqs > 5000].sum() / power.sum()
+    # Same performance and augmentation; only the drums' levels differ, the bright ones lowered.
+    assert shares["natural"] < 0.5 * shares["flat"]
+    with pytest.raises(ValueError, match="balance must be one of"):
+        synthetic_eval_tracks(tmp_path / "bad", balance="loud")

@@ -110,25 +110,6 @@ def experiment_config(
     return config.replace(**changes)
 
 
-#: Level of each component against the snare in kit makers' own mixes, in dB: the mean over the
-#: FluidR3 GM and MuseScore General Lite SoundFonts of the peak of each General MIDI drum note at
-#: velocity 100, rendered by FluidSynth (`python -m experiments.natural_balance --soundfont F`
-#: measures one; they agree on hats 9-15 dB and cymbals 6-9 dB under the snare, less on the kick).
-#: The built-in one-shots are peak-normalised, so in a ``balance="flat"`` render a closed hat is
-#: as loud as the snare; ``balance="natural"`` puts these levels back.
-NATURAL_BALANCE_DB = {
-    "KD": 0.0,
-    "SD": 0.0,
-    "HH_CHH": -11.9,
-    "HH_PHH": -9.9,
-    "HH_OHH": -10.2,
-    "TT_HIT": -2.5,
-    "TT_MHT": -0.7,
-    "TT_HFT": -2.6,
-    "CY_RDC": -8.6,
-    "CY_CRC": -6.6,
-    "OT_TMB": -2.1,
-}
 BALANCES = ("flat", "natural")
 
 
@@ -146,7 +127,7 @@ def synthetic_eval_tracks(
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
     has its upper band). A set at another rate than the package's lives in ``folder`` with
     ``_<sr>`` appended to its name. ``balance="natural"`` scales each component's one-shots by
-    :data:`NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"`` leaves them as shipped.
+    :data:`~drummernet.training.render.NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"`` leaves them as shipped.
 
     The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
     calibration of note thresholds (``experiments.calibrate``) renders the validation split with
@@ -164,7 +145,7 @@ def synthetic_eval_tracks(
     from drummernet.model.kits import DrumKit, list_kits
     from drummernet.training.grooves import procedural_groove
     from drummernet.training.performances import groove_midi_files, read_drum_midi
-    from drummernet.training.render import render
+    from drummernet.training.render import NATURAL_BALANCE_DB, render
 
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {', '.join(BALANCES)}, not {balance!r}")
@@ -180,24 +161,13 @@ def synthetic_eval_tracks(
     gmd = data_root() / "gmd" / "groove"
     midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
     kit_set = [DrumKit.load(k, sr=sr) for k in (kits or list_kits())]
-    if balance == "natural":
-        kit_set = [
-            DrumKit(
-                kit.name,
-                kit.sr,
-                {
-                    c: a * np.float32(10 ** (NATURAL_BALANCE_DB[c] / 20))
-                    for c, a in kit.samples.items()
-                },
-            )
-            for kit in kit_set
-        ]
+    levels = NATURAL_BALANCE_DB if balance == "natural" else None
     for i in range(count):
         if midi:
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)
         else:
             perf = procedural_groove(rng, seconds)
-        audio = render(perf, kit_set, rng, sr=sr, augment=True)
+        audio = render(perf, kit_set, rng, sr=sr, augment=True, balance_db=levels)
         sf.write(folder / f"synth{i:02d}.wav", audio, sr)
         drum_midi(perf.drum_notes(), note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
     return folder

@@ -4,7 +4,7 @@ The built-in one-shots are peak-normalised (``tools/render_kits.py``), so in a s
 closed hat is as loud as the snare, where a real kit's hat sits far under it. This renders each
 General MIDI drum note of the FluidR3 GM SoundFont once at velocity 100 with the ``fluidsynth``
 program and prints each component's peak and the RMS of its first 100 ms against the snare's:
-the source of :data:`experiments.__main__.NATURAL_BALANCE_DB` (the peaks). Needs Debian's
+the source of :data:`drummernet.training.render.NATURAL_BALANCE_DB` (the peaks). Needs Debian's
 ``fluidsynth`` and ``fluid-soundfont-gm``.
 """
 

@@ -218,7 +218,8 @@ def test_natural_balance_renders_hats_and_cymbals_under_the_snare(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from experiments.__main__ import NATURAL_BALANCE_DB, synthetic_eval_tracks
+    from drummernet.training.render import NATURAL_BALANCE_DB
+    from experiments.__main__ import synthetic_eval_tracks
 
     assert NATURAL_BALANCE_DB["SD"] == 0.0
     assert max(v for c, v in NATURAL_BALANCE_DB.items() if c[:2] in ("HH", "CY")) < -6

@@ -523,3 +523,30 @@ def test_drum_notes_are_the_performance_as_general_midi():
         DrumNote(0.5, GM_NOTES["KD"], 100),
         DrumNote(1.25, GM_NOTES["CY_CRC"], 64),
     ]
+
+
+def test_balance_scales_each_drum_by_its_own_level(kits):
+    perf = procedural_groove(np.random.default_rng(3), 2.0)
+    code = COMPONENTS[int(np.bincount(perf.components).argmax())]  # the most played drum
+    hats = perf.select([COMPONENTS.index(code)])
+    plain = render(hats, kits, np.random.default_rng(0), augment=False)
+    quiet = render(hats, kits, np.random.default_rng(0), augment=False, balance_db={code: -20})
+    np.testing.assert_allclose(quiet, 0.1 * plain, atol=1e-6)
+    # Another drum's level leaves the hats alone; with augmentation the draws stay the same.
+    other = render(
+        hats,
+        kits,
+        np.random.default_rng(0),
+        augment=False,
+        balance_db={c: -20 for c in COMPONENTS if c != code},
+    )
+    np.testing.assert_array_equal(other, plain)
+    loud = render(hats, kits, np.random.default_rng(5), balance_db={code: 0.0})
+    np.testing.assert_allclose(loud, render(hats, kits, np.random.default_rng(5)), atol=1e-6)
+
+
+def test_natural_balance_stems_lower_the_hats_under_the_snare(kits):
+    plain = take(SyntheticStems(kits, clip_seconds=1.0, seed=4), 6)
+    natural = take(SyntheticStems(kits, clip_seconds=1.0, seed=4, natural_balance=True), 6)
+    assert all(torch.isfinite(x).all() for x in natural)
+    assert any(not torch.allclose(a, b, atol=1e-3) for a, b in zip(plain, natural, strict=True))

@@ -81,6 +81,10 @@ class TrainConfig:
             input, so that a production effect is not rebuilt with extra strokes. The target
             is still audio, never a label; unlabeled audio stays its own target.
         stem_eq: synthetic stems also get a random EQ per drum (best with ``clean_target``).
+        natural_balance: synthetic stems play their drums at levels between the one-shots' own
+            (every one-shot peak-normalised: a hat as loud as the snare) and kit makers'
+            balance (:data:`~drummernet.training.render.NATURAL_BALANCE_DB`, hats 10-12 dB
+            under the snare), drawn uniformly per crop.
         accompaniment: probability that a synthetic crop's input is a full mix: a procedural
             band on the drums' beat grid is added to it, while its target stays the drums alone
             (the dry mix with ``clean_target``; see
@@ -135,6 +139,7 @@ class TrainConfig:
     augment: bool = True
     clean_target: bool = False
     stem_eq: bool = False
+    natural_balance: bool = False
     accompaniment: float = 0.0
     accompaniment_db: tuple[float, float] = DEFAULT_ACCOMPANIMENT_DB
     render_voices: bool = False

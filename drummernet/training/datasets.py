@@ -81,6 +81,7 @@ def build_dataset(
             voices=config.render_voices,
             clean_target=config.clean_target,
             stem_eq=config.stem_eq,
+            natural_balance=config.natural_balance,
             accompaniment=config.accompaniment,
             accompaniment_db=config.accompaniment_db,
         )

@@ -11,7 +11,7 @@ tails, darkened copies for soft hits). Kits are duck-typed: anything with ``name
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -42,6 +42,25 @@ DECAY_TIME_RANGE = (0.15, 3.0)
 VARIANTS_PER_SHOT = 3
 #: Largest random change of a component's level in the mix, in dB.
 MIX_LEVEL_DB = 4.0
+#: Level of each component against the snare in kit makers' own mixes, in dB: the mean over the
+#: FluidR3 GM and MuseScore General Lite SoundFonts of the peak of each General MIDI drum note at
+#: velocity 100, rendered by FluidSynth (``python -m experiments.natural_balance --soundfont F``
+#: measures one; they agree on hats 9-15 dB and cymbals 6-9 dB under the snare, less on the
+#: kick). The built-in one-shots are peak-normalised, so a closed hat is as loud as the snare
+#: unless a render's ``balance_db`` puts such levels back.
+NATURAL_BALANCE_DB = {
+    "KD": 0.0,
+    "SD": 0.0,
+    "HH_CHH": -11.9,
+    "HH_PHH": -9.9,
+    "HH_OHH": -10.2,
+    "TT_HIT": -2.5,
+    "TT_MHT": -0.7,
+    "TT_HFT": -2.6,
+    "CY_RDC": -8.6,
+    "CY_CRC": -6.6,
+    "OT_TMB": -2.1,
+}
 #: Probability that a component's hits each draw their own kit instead of one per performance.
 PER_HIT_KIT_PROBABILITY = 0.15
 #: Fade applied when a closed or pedal hat chokes a ringing open hat, in seconds.
@@ -174,8 +193,10 @@ def _play_component(
     rng: np.random.Generator,
     augment: bool,
     variants: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]],
+    scale: float = 1.0,
 ) -> None:
-    """Add every hit of ``component`` to ``stem``, with one-shots of the ``candidates`` kits."""
+    """Add every hit of ``component`` to ``stem``, with one-shots of the ``candidates`` kits, each
+    scaled by ``scale``."""
     n = len(stem)
     fade_len = len(hits.fade)
     mine = np.flatnonzero(hits.components == component)
@@ -184,7 +205,7 @@ def _play_component(
     else:
         choice = np.full(len(mine), candidates[rng.integers(len(candidates))])
     if augment:
-        level = np.float32(10 ** (rng.uniform(-MIX_LEVEL_DB, MIX_LEVEL_DB) / 20))
+        level = np.float32(10 ** (rng.uniform(-MIX_LEVEL_DB, MIX_LEVEL_DB) / 20) * scale)
         variant_pick = rng.integers(VARIANTS_PER_SHOT, size=len(mine))
         # Soft hits sound darker: they excite fewer high partials.
         dry = 1.0 - BRIGHTNESS_DEPTH * (1.0 - hits.velocities[mine])
@@ -213,7 +234,7 @@ def _play_component(
             gain = hits.amplitudes[hit] * level
             segment = (gain * dry[j]) * bright[:length] + (gain * (1 - dry[j])) * dark[:length]
         else:
-            segment = hits.amplitudes[hit] * bright[:length]
+            segment = (hits.amplitudes[hit] * scale) * bright[:length]
         if choke_at is not None:
             segment[choke_at:] *= hits.fade
         target += segment
@@ -228,6 +249,7 @@ def render(
     augment: bool = ...,
     *,
     stem_eq: bool = ...,
+    balance_db: Mapping[str, float] | None = ...,
     return_dry: Literal[False] = ...,
 ) -> np.ndarray: ...
 @overload
@@ -239,6 +261,7 @@ def render(
     augment: bool = ...,
     *,
     stem_eq: bool = ...,
+    balance_db: Mapping[str, float] | None = ...,
     return_dry: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray]: ...
 @overload
@@ -250,6 +273,7 @@ def render(
     augment: bool = ...,
     *,
     stem_eq: bool = ...,
+    balance_db: Mapping[str, float] | None = ...,
     return_dry: bool,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 def render(
@@ -260,6 +284,7 @@ def render(
     augment: bool = True,
     *,
     stem_eq: bool = False,
+    balance_db: Mapping[str, float] | None = None,
     return_dry: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Render a performance with one-shots from a pool of kits.
@@ -289,6 +314,9 @@ def render(
     the same per-hit variation, before the per-drum EQ and the mix augmentation. It is what the
     synthesizer's one-shots can rebuild, the target of ``clean_target`` training.
 
+    ``balance_db`` (component code -> dB, missing codes 0) sets the components' levels against
+    each other, e.g. :data:`NATURAL_BALANCE_DB`; without it every one-shot plays at its own level.
+
     Args:
         performance: the hits; hits at or after ``performance.duration`` are ignored.
         kits: the pool; :class:`~drummernet.model.kits.DrumKit` or :class:`PreparedKit`
@@ -297,6 +325,7 @@ def render(
         sr: output sample rate.
         augment: vary hits and augment the mix (training) or render plainly.
         stem_eq: a random EQ per drum (see above).
+        balance_db: each component's level in dB (see above).
         return_dry: also return the dry mix (see above).
 
     Returns:
@@ -335,7 +364,10 @@ def render(
             continue
         # Each drum's own stem when it is kept apart or filtered apart; else straight into the mix.
         stem = np.zeros(n, dtype=np.float32) if (return_dry or stem_eq) else out
-        _play_component(stem, component, candidates, pool, hits, rng, augment, variants)
+        scale = (
+            1.0 if balance_db is None else 10 ** (balance_db.get(COMPONENTS[component], 0.0) / 20)
+        )
+        _play_component(stem, component, candidates, pool, hits, rng, augment, variants, scale)
         if stem is not out:
             if dry_out is not None:
                 dry_out += stem

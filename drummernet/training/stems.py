@@ -29,7 +29,7 @@ from drummernet.model.kits import DrumKit
 from drummernet.training.accompaniment import accompaniment_notes, synthesize_notes
 from drummernet.training.grooves import procedural_groove
 from drummernet.training.performances import COMPONENT_INDEX, Performance, read_drum_midi
-from drummernet.training.render import PreparedKit, prepare_kit, render
+from drummernet.training.render import NATURAL_BALANCE_DB, PreparedKit, prepare_kit, render
 
 #: Length of a training crop, in seconds.
 DEFAULT_CLIP_SECONDS = 2.0
@@ -94,6 +94,9 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             :func:`~drummernet.training.render.render`) at the same RMS, the input and the target
             of denoising reconstruction.
         stem_eq: a random EQ per drum as well.
+        natural_balance: with ``augment``, each crop's drums play at
+            :data:`~drummernet.training.render.NATURAL_BALANCE_DB` times a factor drawn
+            uniformly from ``[0, 1]`` (0: the one-shots' own levels).
         accompaniment: probability that a crop becomes a full mix: a procedural band
             (:func:`~drummernet.training.accompaniment.accompaniment_notes`, played by
             :func:`~drummernet.training.accompaniment.synthesize_notes`) at a level drawn from
@@ -131,6 +134,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         voices: bool = False,
         clean_target: bool = False,
         stem_eq: bool = False,
+        natural_balance: bool = False,
         accompaniment: float = 0.0,
         accompaniment_db: tuple[float, float] = DEFAULT_ACCOMPANIMENT_DB,
     ) -> None:
@@ -155,6 +159,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         self.target_dbfs = float(target_dbfs)
         self.clean_target = clean_target
         self.stem_eq = stem_eq
+        self.natural_balance = natural_balance
         self.accompaniment = float(accompaniment)
         self.accompaniment_db = (float(accompaniment_db[0]), float(accompaniment_db[1]))
         #: Items are (input, target) pairs.
@@ -270,6 +275,10 @@ class SyntheticStems(torch.utils.data.IterableDataset):
         if len(window) == 0:  # silent: skipped without rendering
             silent = np.zeros(clip, np.float32)
             return silent, (silent if self.clean_target else None), labels, grid
+        balance = None
+        if self.natural_balance and self.augment:
+            share = rng.uniform()
+            balance = {code: db * share for code, db in NATURAL_BALANCE_DB.items()}
         rendered = render(
             window,
             self.kits,
@@ -277,6 +286,7 @@ class SyntheticStems(torch.utils.data.IterableDataset):
             self.sr,
             self.augment,
             stem_eq=self.stem_eq,
+            balance_db=balance,
             return_dry=self.clean_target,
         )
         audio, dry = rendered if isinstance(rendered, tuple) else (rendered, None)

@@ -233,9 +233,10 @@ def main() -> None:
         f"{ADAPT_SAMPLE_RATE}, where adaptation reads only the analyzer's band)",
     )  # fmt: skip
     parser.add_argument(
-        "--balance", choices=BALANCES, default="flat",
+        "--balance", choices=(*BALANCES, "both"), default="flat",
         help="levels of the synthetic tracks' drums: the one-shots as shipped (flat, every "
-        "drum peak-normalised) or at a kit maker's own balance (natural)",
+        "drum peak-normalised), at kit makers' own balance (natural), or both: --tracks of "
+        "each, the same performances",
     )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -250,9 +251,14 @@ def main() -> None:
         tracks = [track for path in sets for track in read_dataset(path)]
         source, floors = args.source, MIX_CANDIDATES
     else:
-        tracks = read_dataset(
-            synthetic_eval_tracks(args.folder, count=args.tracks, sr=args.sr, balance=args.balance)
-        )[: args.tracks]
+        balances = BALANCES if args.balance == "both" else (args.balance,)
+        tracks = [
+            track
+            for balance in balances
+            for track in read_dataset(
+                synthetic_eval_tracks(args.folder, count=args.tracks, sr=args.sr, balance=balance)
+            )[: args.tracks]
+        ]
     if args.exclude is not None:
         taken = {_drums(track) for track in read_dataset(args.exclude)}
         tracks = [track for track in tracks if _drums(track) not in taken]

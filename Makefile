@@ -40,8 +40,8 @@ bench: $(STAMP)
 train-default: $(STAMP)
 	$(BIN)/drummernet train $(DATA)/loops --synthetic-midi $(DATA)/gmd/groove --out runs/default \
 		--config experiments/configs/base.json --resume
-	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --write
-	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --write
+	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --sr 16000 --write
+	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --balance both --write
 	$(BIN)/python -m experiments.calibrate runs/default/model.safetensors --adapt --sr 16000 --write
 	cp runs/default/model.safetensors drummernet/pretrained/default.safetensors
 

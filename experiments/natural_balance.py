@@ -21,22 +21,8 @@ import numpy as np
 import pretty_midi
 import soundfile as sf
 
+from drummernet.constants import GM_NOTES
 from experiments.mix_sets import SOUNDFONT
-
-#: General MIDI note of each component's main voice.
-NOTES = {
-    "KD": 36,
-    "SD": 38,
-    "HH_CHH": 42,
-    "HH_PHH": 44,
-    "HH_OHH": 46,
-    "TT_HIT": 50,
-    "TT_MHT": 47,
-    "TT_HFT": 43,
-    "CY_RDC": 51,
-    "CY_CRC": 49,
-    "OT_TMB": 54,
-}
 
 
 def render_note(note: int, velocity: int, soundfont: Path, folder: Path) -> np.ndarray:
@@ -64,7 +50,7 @@ def main() -> None:
         sys.exit(f"natural_balance: needs the fluidsynth program and {args.soundfont}")
     levels = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for code, note in NOTES.items():
+        for code, note in GM_NOTES.items():
             audio = render_note(note, args.velocity, args.soundfont, Path(tmp))
             start = int(np.argmax(np.abs(audio) > 1e-4))
             head = audio[start : start + 4410]

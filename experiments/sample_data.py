@@ -620,6 +620,16 @@ def exadrums_examples() -> list[Example]:
 TRAINING_SOURCES = ("sonicpi", "FluidR3_GM", "sf_GMbank", "exadrums")
 
 
+def _without_shipped(examples: list[Example]) -> list[Example]:
+    """``examples`` less the copies of built-in one-shots (same first 4096 samples, rounded)."""
+
+    def key(e: Example) -> str:
+        return hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest()
+
+    shipped = {key(e) for e in shipped_examples()}
+    return [e for e in examples if key(e) not in shipped]
+
+
 def extra_examples() -> list[Example]:
     """The sounds of :data:`TRAINING_SOURCES` (cached), copies of built-in one-shots removed."""
     path = CACHE / "extra.pkl"
@@ -628,12 +638,7 @@ def extra_examples() -> list[Example]:
             return pickle.load(file)
     fonts = [e for e in soundfont_examples() if e.source in TRAINING_SOURCES]
     examples = _dedupe(sonic_pi_examples() + fonts + exadrums_examples())
-    shipped = {hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest()
-               for e in shipped_examples()}  # fmt: skip
-    examples = [
-        e for e in examples
-        if hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest() not in shipped
-    ]  # fmt: skip
+    examples = _without_shipped(examples)
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as file:
         pickle.dump(examples, file)
@@ -657,12 +662,7 @@ def external_examples() -> list[Example]:
     audiophob = HYDROGEN / "Audiophob"
     skip = {hashlib.sha1(p.read_bytes()).hexdigest() for p in audiophob.glob("*") if p.is_file()}
     examples = _dedupe(hydrogen_examples(skip) + sonic_pi_examples() + soundfont_examples())
-    shipped = {hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest()
-               for e in shipped_examples()}  # fmt: skip
-    examples = [
-        e for e in examples
-        if hashlib.sha1(np.round(e.audio[:4096], 3).tobytes()).hexdigest() not in shipped
-    ]  # fmt: skip
+    examples = _without_shipped(examples)
     # At most MAX_PER_GROUP_CLASS of one class from one kit (a guitar-strum kit has 115).
     count: dict[tuple[str, str], int] = {}
     kept = []

@@ -126,8 +126,9 @@ def synthetic_eval_tracks(
     """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
     has its upper band). A set at another rate than the package's lives in ``folder`` with
-    ``_<sr>`` appended to its name. ``balance="natural"`` scales each component's one-shots by
-    :data:`~drummernet.training.render.NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"`` leaves them as shipped.
+    ``_<sr>`` appended to its name. ``balance="natural"`` plays each component at
+    :data:`~drummernet.training.render.NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"``
+    plays the one-shots at their own levels.
 
     The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
     calibration of note thresholds (``experiments.calibrate``) renders the validation split with

@@ -44,11 +44,27 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) + 1e-12
 
 
+def fluidsynth(midi, sr: int, soundfont: Path = SOUNDFONT) -> np.ndarray:
+    """A ``pretty_midi.PrettyMIDI`` rendered by the ``fluidsynth`` program: ``(samples,)``
+    float32, mono, at ``sr``."""
+    from drummernet.audio import load_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mid, wav = Path(tmp) / "song.mid", Path(tmp) / "song.wav"
+        midi.write(str(mid))
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-g", "0.4", "-r", str(sr), "-F", str(wav),
+             str(soundfont), str(mid)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        audio, _ = load_audio(wav, sr=sr)
+    return audio
+
+
 def render_soundfont(notes, duration: float, sr: int, soundfont: Path = SOUNDFONT) -> np.ndarray:
     """Render accompaniment notes with the ``fluidsynth`` program: ``(samples,)`` float32."""
     import pretty_midi
 
-    from drummernet.audio import load_audio
     from drummernet.training.accompaniment import INSTRUMENTS
 
     midi = pretty_midi.PrettyMIDI()
@@ -60,15 +76,7 @@ def render_soundfont(notes, duration: float, sr: int, soundfont: Path = SOUNDFON
         parts[note.instrument].notes.append(
             pretty_midi.Note(note.velocity, note.pitch, note.time, note.time + note.duration)
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        mid, wav = Path(tmp) / "band.mid", Path(tmp) / "band.wav"
-        midi.write(str(mid))
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-g", "0.4", "-r", str(sr), "-F", str(wav),
-             str(soundfont), str(mid)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        audio, _ = load_audio(wav, sr=sr)
+    audio = fluidsynth(midi, sr, soundfont)
     out = np.zeros(int(round(duration * sr)), dtype=np.float32)
     out[: min(len(out), len(audio))] = audio[: len(out)]
     return out

@@ -3,42 +3,33 @@
 The built-in one-shots are peak-normalised (``tools/render_kits.py``), so in a synthetic render a
 closed hat is as loud as the snare, where a real kit's hat sits far under it. This renders each
 General MIDI drum note of the FluidR3 GM SoundFont once at velocity 100 with the ``fluidsynth``
-program and prints each component's peak and the RMS of its first 100 ms against the snare's:
-the source of :data:`drummernet.training.render.NATURAL_BALANCE_DB` (the peaks). Needs Debian's
-``fluidsynth`` and ``fluid-soundfont-gm``.
+program and prints each component's peak and the RMS of its first 100 ms against the snare's.
+:data:`drummernet.training.render.NATURAL_BALANCE_DB` is the mean of the peaks printed for
+FluidR3 GM and for MuseScore General Lite (``--soundfont``). Needs Debian's ``fluidsynth`` and
+``fluid-soundfont-gm``.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
-import soundfile as sf
 
 from drummernet.constants import GM_NOTES
-from experiments.mix_sets import SOUNDFONT
+from experiments.mix_sets import SOUNDFONT, fluidsynth
 
 
-def render_note(note: int, velocity: int, soundfont: Path, folder: Path) -> np.ndarray:
+def render_note(note: int, velocity: int, soundfont: Path) -> np.ndarray:
     """One drum note rendered by FluidSynth at 44.1 kHz, mono."""
     pm = pretty_midi.PrettyMIDI()
     drums = pretty_midi.Instrument(0, is_drum=True)
     drums.notes.append(pretty_midi.Note(velocity, note, 0.1, 0.3))
     pm.instruments.append(drums)
-    mid, wav = folder / "note.mid", folder / "note.wav"
-    pm.write(str(mid))
-    subprocess.run(
-        ["fluidsynth", "-ni", "-q", "-g", "0.4", "-r", "44100", "-F", str(wav), str(soundfont), str(mid)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    audio, _ = sf.read(wav, dtype="float32", always_2d=True)
-    return audio.mean(axis=1)
+    return fluidsynth(pm, 44100, soundfont)
 
 
 def main() -> None:
@@ -49,14 +40,13 @@ def main() -> None:
     if shutil.which("fluidsynth") is None or not args.soundfont.is_file():
         sys.exit(f"natural_balance: needs the fluidsynth program and {args.soundfont}")
     levels = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for code, note in GM_NOTES.items():
-            audio = render_note(note, args.velocity, args.soundfont, Path(tmp))
-            start = int(np.argmax(np.abs(audio) > 1e-4))
-            head = audio[start : start + 4410]
-            peak = 20 * np.log10(float(np.abs(audio).max()) + 1e-12)
-            rms = 20 * np.log10(float(np.sqrt(np.mean(head**2))) + 1e-12)
-            levels[code] = (peak, rms)
+    for code, note in GM_NOTES.items():
+        audio = render_note(note, args.velocity, args.soundfont)
+        start = int(np.argmax(np.abs(audio) > 1e-4))
+        head = audio[start : start + 4410]
+        peak = 20 * np.log10(float(np.abs(audio).max()) + 1e-12)
+        rms = 20 * np.log10(float(np.sqrt(np.mean(head**2))) + 1e-12)
+        levels[code] = (peak, rms)
     snare_peak, snare_rms = levels["SD"]
     print(f"{args.soundfont.name}, velocity {args.velocity}; dB against the snare")
     print(f"{'component':10s} {'peak':>7s} {'rms 100 ms':>11s}")

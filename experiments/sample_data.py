@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -630,19 +631,27 @@ def _without_shipped(examples: list[Example]) -> list[Example]:
     return [e for e in examples if key(e) not in shipped]
 
 
-def extra_examples() -> list[Example]:
-    """The sounds of :data:`TRAINING_SOURCES` (cached), copies of built-in one-shots removed."""
-    path = CACHE / "extra.pkl"
+def _cached(name: str, build: Callable[[], list[Example]]) -> list[Example]:
+    """``build()``, pickled as ``CACHE/<name>.pkl`` the first time and read from there after."""
+    path = CACHE / f"{name}.pkl"
     if path.exists():
         with open(path, "rb") as file:
             return pickle.load(file)
-    fonts = [e for e in soundfont_examples() if e.source in TRAINING_SOURCES]
-    examples = _dedupe(sonic_pi_examples() + fonts + exadrums_examples())
-    examples = _without_shipped(examples)
+    examples = build()
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as file:
         pickle.dump(examples, file)
     return examples
+
+
+def extra_examples() -> list[Example]:
+    """The sounds of :data:`TRAINING_SOURCES` (cached), copies of built-in one-shots removed."""
+
+    def build() -> list[Example]:
+        fonts = [e for e in soundfont_examples() if e.source in TRAINING_SOURCES]
+        return _without_shipped(_dedupe(sonic_pi_examples() + fonts + exadrums_examples()))
+
+    return _cached("extra", build)
 
 
 def heldout_external(external: list[Example]) -> list[Example]:
@@ -655,26 +664,22 @@ MAX_PER_GROUP_CLASS = 30
 
 def external_examples() -> list[Example]:
     """The external test set (cached): every source above that is installed."""
-    path = CACHE / "external.pkl"
-    if path.exists():
-        with open(path, "rb") as file:
-            return pickle.load(file)
-    audiophob = HYDROGEN / "Audiophob"
-    skip = {hashlib.sha1(p.read_bytes()).hexdigest() for p in audiophob.glob("*") if p.is_file()}
-    examples = _dedupe(hydrogen_examples(skip) + sonic_pi_examples() + soundfont_examples())
-    examples = _without_shipped(examples)
-    # At most MAX_PER_GROUP_CLASS of one class from one kit (a guitar-strum kit has 115).
-    count: dict[tuple[str, str], int] = {}
-    kept = []
-    for e in (examples[i] for i in np.random.default_rng(0).permutation(len(examples))):
-        count[e.group, e.cls] = count.get((e.group, e.cls), 0) + 1
-        if count[e.group, e.cls] <= MAX_PER_GROUP_CLASS:
-            kept.append(e)
-    examples = kept
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as file:
-        pickle.dump(examples, file)
-    return examples
+
+    def build() -> list[Example]:
+        audiophob = HYDROGEN / "Audiophob"
+        skip = {hashlib.sha1(p.read_bytes()).hexdigest() for p in audiophob.glob("*") if p.is_file()}  # fmt: skip
+        examples = _dedupe(hydrogen_examples(skip) + sonic_pi_examples() + soundfont_examples())
+        examples = _without_shipped(examples)
+        # At most MAX_PER_GROUP_CLASS of one class from one kit (a guitar-strum kit has 115).
+        count: dict[tuple[str, str], int] = {}
+        kept = []
+        for e in (examples[i] for i in np.random.default_rng(0).permutation(len(examples))):
+            count[e.group, e.cls] = count.get((e.group, e.cls), 0) + 1
+            if count[e.group, e.cls] <= MAX_PER_GROUP_CLASS:
+                kept.append(e)
+        return kept
+
+    return _cached("external", build)
 
 
 if __name__ == "__main__":

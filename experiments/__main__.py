@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drummernet.training.config import TrainConfig
+    from drummernet.training.performances import Performance
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE / "configs"
@@ -122,13 +123,16 @@ def synthetic_eval_tracks(
     seed: int = 1234,
     kits: Sequence[str] | None = None,
     balance: str = "flat",
+    tambourine: bool = False,
 ) -> Path:
     """Render a labelled synthetic set (audio + same-stem MIDI) once, for evaluation only, at
     ``sr`` (default: the package rate; a model at a higher rate should be judged on audio that
     has its upper band). A set at another rate than the package's lives in ``folder`` with
     ``_<sr>`` appended to its name. ``balance="natural"`` plays each component at
     :data:`~drummernet.training.render.NATURAL_BALANCE_DB` (folder name ``_natural``); ``"flat"``
-    plays the one-shots at their own levels.
+    plays the one-shots at their own levels. With ``tambourine`` (folder name ``_tambourine``) every
+    second track has its hi-hat part (closed, pedal and open) played on the tambourine instead, so
+    that a set has tracks with a tambourine and no hi-hat: no Groove performance has a tambourine.
 
     The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
     calibration of note thresholds (``experiments.calibrate``) renders the validation split with
@@ -153,6 +157,8 @@ def synthetic_eval_tracks(
     sr = sr or SAMPLE_RATE
     if balance != "flat":
         folder = folder.with_name(f"{folder.name}_{balance}")
+    if tambourine:
+        folder = folder.with_name(f"{folder.name}_tambourine")
     if sr != SAMPLE_RATE:
         folder = folder.with_name(f"{folder.name}_{sr}")
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
@@ -168,10 +174,31 @@ def synthetic_eval_tracks(
             perf = read_drum_midi(midi[int(rng.integers(len(midi)))]).crop(0.0, seconds)
         else:
             perf = procedural_groove(rng, seconds)
+        if tambourine and i % 2:
+            perf = hats_on_tambourine(perf)
         audio = render(perf, kit_set, rng, sr=sr, augment=True, balance_db=levels)
         sf.write(folder / f"synth{i:02d}.wav", audio, sr)
         drum_midi(perf.drum_notes(), note_duration=0.05).write(str(folder / f"synth{i:02d}.mid"))
     return folder
+
+
+def hats_on_tambourine(perf: Performance) -> Performance:
+    """The performance with its hi-hat strokes (closed, pedal, open) played on the tambourine."""
+    import numpy as np
+
+    from drummernet.constants import COMPONENTS
+    from drummernet.training.performances import COMPONENT_INDEX, Performance
+
+    hats = [i for i, code in enumerate(COMPONENTS) if code.startswith("HH_")]
+    moved = np.isin(perf.components, hats)
+    tambourine = COMPONENT_INDEX["OT_TMB"]
+    return Performance(
+        perf.times,
+        np.where(moved, tambourine, perf.components),
+        perf.velocities,
+        perf.duration,
+        np.where(moved, tambourine, perf.voices),
+    )
 
 
 def run(

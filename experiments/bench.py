@@ -1,7 +1,7 @@
 """`make bench`: accuracy and speed of the shipped model and of the band-wise onset baseline.
 
     python -m experiments.bench [--dataset ../shared/data/mdb_dev] [--model PATH] [--threads 2]
-        [--synthetic 48] [--other-kits 32] [--no-adapt]
+        [--synthetic 48] [--other-kits 32] [--tambourine 32] [--no-adapt]
 
 Both systems run in the same process on the same tracks: onset F1 per class (KD, SD, HH, toms TT
 and cymbals CY; 50 ms, macro mean over tracks that have the class, as in drummernet.evaluation),
@@ -11,7 +11,9 @@ reference has none) and speed in audio-seconds per wall-second, end to end from 
 table is printed for N synthetic Groove-test tracks with exact labels for every class
 (rendered once by ``experiments.synthetic_eval_tracks``; the note thresholds were calibrated on
 the validation split), and with ``--other-kits N`` for N more rendered only with the built-in
-kits outside the model's synthesizer pool. The shipped model is scored as ``transcribe`` runs it
+kits outside the model's synthesizer pool. ``--tambourine N`` scores N test-split tracks of which
+every second one has its hi-hat part played on the tambourine (no Groove performance has one):
+its phantom hi-hat notes are tambourine strokes read as hats. The shipped model is scored as ``transcribe`` runs it
 by default (with per-recording adaptation); ``--no-adapt`` adds a row for the analyzer alone.
 Prints tables; asserts nothing.
 """
@@ -63,6 +65,11 @@ def main() -> None:
         help="also score N synthetic tracks rendered with kits outside the model's pool (0: no)",
     )  # fmt: skip
     parser.add_argument(
+        "--tambourine", type=int, default=0,
+        help="also score N synthetic test-split tracks, every second one with its hi-hat part "
+        "played on the tambourine (phantom hi-hat notes on tracks with a tambourine; 0: no)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-adapt", action="store_true", help="also score transcription without adaptation"
     )
     parser.add_argument(
@@ -112,6 +119,13 @@ def main() -> None:
             kits=others, sr=args.sr, balance=args.balance,
         )  # fmt: skip
         what = f"synthetic Groove-test tracks through {', '.join(others)}"
+        score_set(systems, folder, what, args.window)
+    if args.tambourine:
+        folder = synthetic_eval_tracks(
+            args.workdir / "synthetic_test", count=args.tambourine, split="test", seed=2026,
+            sr=args.sr, balance=args.balance, tambourine=True,
+        )  # fmt: skip
+        what = "synthetic Groove-test tracks, every second one's hi-hats on tambourine"
         score_set(systems, folder, what, args.window)
 
 

@@ -8,8 +8,10 @@ import torch
 from conftest import SR, record_keyword, synthetic_kit
 
 from drummernet.model.network import DrummerNet
+from drummernet.transcription import adapt as adapt_module
 from drummernet.transcription.adapt import (
     ADAPT_BANDS,
+    ADAPT_EQ_SMOOTH,
     ADAPT_FRAME_FACTOR,
     adapt_activations,
     kit_templates,
@@ -58,6 +60,43 @@ def test_nmfd_explains_away_a_stroke_the_recording_does_not_have():
     for t in (50, 150):
         assert fitted[0, t] < 0.25 * start[0, t]
         assert fitted[1, t] > 0.5 * start[1, t]
+
+
+def test_nmfd_smooths_each_components_equaliser_over_its_own_width():
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    audio = _render(kit, [(0, 0.3, 1.0), (1, 0.8, 1.0), (2, 1.2, 0.5), (1, 1.6, 0.7)], 2.0)
+    spectrogram = recording_spectrogram(torch.from_numpy(audio), SR, HOP)
+    start = torch.zeros(3, spectrogram.shape[1])
+    start[:, [30, 80, 120, 160]] = 0.3
+    default = nmfd(spectrogram, templates, start, 30)
+    same = nmfd(spectrogram, templates, start, 30, smoothing=[ADAPT_EQ_SMOOTH] * 3)
+    torch.testing.assert_close(same, default, rtol=0, atol=0)
+    free = nmfd(spectrogram, templates, start, 30, smoothing=[ADAPT_EQ_SMOOTH, ADAPT_EQ_SMOOTH, 0])
+    assert not torch.equal(free, default)
+    with pytest.raises(ValueError, match="2 widths for 3 components"):
+        nmfd(spectrogram, templates, start, 30, smoothing=[0, 0])
+
+
+def test_adaptation_leaves_the_toms_equalisers_unsmoothed(monkeypatch):
+    """The toms' equalisers follow the recording band by band (ADAPT_EQ_SMOOTH_BY_CLASS); every
+    other component's is smoothed over ADAPT_EQ_SMOOTH bands."""
+    kit = synthetic_kit()
+    templates = kit_templates(kit[None], SR, HOP)
+    audio = _render(kit, [(0, 0.3, 1.0), (1, 0.8, 1.0), (2, 1.2, 0.5)], 2.0)
+    activations = np.zeros((3, len(audio) // HOP), dtype=np.float32)
+    activations[:, 100] = 0.5
+    seen = []
+    real = adapt_module.nmfd
+
+    def spy(*args):
+        seen.append(list(args[4]))
+        return real(*args)
+
+    monkeypatch.setattr(adapt_module, "nmfd", spy)
+    adapt_activations(activations, audio, templates, SR, HOP, ("KD", "TT_HFT", "HH_CHH"),
+                      classes=("all",))  # fmt: skip
+    assert seen == [[ADAPT_EQ_SMOOTH, 0, ADAPT_EQ_SMOOTH]]
 
 
 def test_adapt_activations_changes_only_the_adapted_classes():

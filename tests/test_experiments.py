@@ -237,3 +237,31 @@ def test_natural_balance_renders_hats_and_cymbals_under_the_snare(tmp_path):
     assert shares["natural"] < 0.5 * shares["flat"]
     with pytest.raises(ValueError, match="balance must be one of"):
         synthetic_eval_tracks(tmp_path / "bad", balance="loud")
+
+
+def test_tambourine_set_plays_every_second_tracks_hats_on_the_tambourine(tmp_path):
+    import numpy as np
+
+    from drummernet.constants import COMPONENTS
+    from drummernet.evaluation.datasets import read_dataset
+    from drummernet.training.performances import COMPONENT_INDEX, Performance
+    from experiments.__main__ import hats_on_tambourine, synthetic_eval_tracks
+
+    hat, kick = COMPONENT_INDEX["HH_CHH"], COMPONENT_INDEX["KD"]
+    perf = Performance([0.1, 0.2, 0.3], [hat, kick, COMPONENT_INDEX["HH_OHH"]], [90, 100, 70], 1.0)
+    moved = hats_on_tambourine(perf)
+    assert [COMPONENTS[c] for c in moved.components] == ["OT_TMB", "KD", "OT_TMB"]
+    assert [COMPONENTS[v] for v in moved.voices] == ["OT_TMB", "KD", "OT_TMB"]
+    np.testing.assert_array_equal(moved.velocities, perf.velocities)
+
+    plain = read_dataset(synthetic_eval_tracks(tmp_path / "set", count=4, seconds=4.0))
+    folder = synthetic_eval_tracks(tmp_path / "set", count=4, seconds=4.0, tambourine=True)
+    assert folder.name == "set_tambourine"
+    shaken = read_dataset(folder)
+    # The first track is the plain set's; then the sets may draw other performances (moving
+    # the hats changes what the renderer draws).
+    for label, times in plain[0].reference.items():
+        np.testing.assert_allclose(shaken[0].reference[label], times)
+    for track in shaken[1::2]:
+        assert not any(len(times) for label, times in track.reference.items() if "HH" in label)
+    assert any("OT_TMB" in track.reference for track in shaken[1::2])

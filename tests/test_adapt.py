@@ -94,9 +94,31 @@ def test_adaptation_leaves_the_toms_equalisers_unsmoothed(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(adapt_module, "nmfd", spy)
-    adapt_activations(activations, audio, templates, SR, HOP, ("KD", "TT_HFT", "HH_CHH"),
-                      classes=("all",))  # fmt: skip
+    codes = ("KD", "TT_HFT", "HH_CHH")
+    adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("all",))
     assert seen == [[ADAPT_EQ_SMOOTH, 0, ADAPT_EQ_SMOOTH]]
+    seen.clear()
+    adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("all",),
+                      eq_smoothing={})  # fmt: skip
+    assert seen == [[ADAPT_EQ_SMOOTH] * 3]
+
+
+def test_adaptation_within_the_analyzers_band_smooths_every_equaliser(tiny_model, monkeypatch):
+    """A recording at the analyzer's rate is adapted within its band, where the toms' settings
+    (and equalisers) are those of session 6-11: every equaliser smoothed."""
+    from drummernet.transcription import inference
+
+    seen = []
+    real = inference.adapt_activations
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("eq_smoothing"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "adapt_activations", spy)
+    audio = _render(synthetic_kit(), [(i % 3, 0.2 + 0.25 * i, 0.8) for i in range(6)], 2.0)
+    result = transcribe(audio, sr=SR, model=tiny_model, adapt=True)
+    assert result.adaptation == "narrow" and seen == [{}]
 
 
 def test_adapt_activations_changes_only_the_adapted_classes():

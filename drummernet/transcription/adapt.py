@@ -36,7 +36,7 @@ import functools
 import math
 import os
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -88,8 +88,8 @@ ADAPT_TEMPLATE_SECONDS = 0.5
 ADAPT_EQ_RANGE = 4.0
 #: Equaliser gains are smoothed (in log) over this many bands on each side.
 ADAPT_EQ_SMOOTH = 2
-#: Classes whose equalisers are smoothed over another number of bands: the toms' are not
-#: smoothed. Free to follow a tom's narrow resonances band by band, their equalised templates
+#: Classes whose equalisers are smoothed over another number of bands when adaptation reads up
+#: to 16 kHz (within the analyzer's band every equaliser is smoothed): the toms' are not smoothed. Free to follow a tom's narrow resonances band by band, their equalised templates
 #: stop explaining a snare's body, and the phantom toms under snares shrink. On the 64 synthetic
 #: calibration tracks (flat and natural balance, thresholds chosen for each setting) the tom F1
 #: rose from 0.642 to 0.711 with 0.9 phantom tom notes per track without toms (was 4.0); the
@@ -360,6 +360,7 @@ def adapt_activations(
     chunk_seconds: float = ADAPT_CHUNK_SECONDS,
     revive: Sequence[str] = DEFAULT_REVIVE_CLASSES,
     spectrogram: torch.Tensor | None = None,
+    eq_smoothing: Mapping[str, int] | None = None,
 ) -> np.ndarray:
     """The analyzer's activations with the rows of ``classes`` adapted to the recording.
 
@@ -380,6 +381,8 @@ def adapt_activations(
         revive: the adapted classes whose rows start at every stroke (see
             :data:`DEFAULT_REVIVE_CLASSES`).
         spectrogram: the recording's :func:`recording_spectrogram`, when already computed.
+        eq_smoothing: classes whose equalisers are smoothed over another number of bands than
+            :data:`ADAPT_EQ_SMOOTH` (default :data:`ADAPT_EQ_SMOOTH_BY_CLASS`; ``{}``: none).
 
     Returns:
         ``(n_components, frames)`` float32 activations. An adapted row is the analyzer's row
@@ -411,9 +414,8 @@ def adapt_activations(
     if spectrogram.shape[1] < frames:
         spectrogram = F.pad(spectrogram, (0, frames - spectrogram.shape[1]))
     spectrogram = spectrogram[:, :frames]
-    smoothing = [
-        ADAPT_EQ_SMOOTH_BY_CLASS.get(component_class(code), ADAPT_EQ_SMOOTH) for code in codes
-    ]
+    widths = ADAPT_EQ_SMOOTH_BY_CLASS if eq_smoothing is None else eq_smoothing
+    smoothing = [widths.get(component_class(code), ADAPT_EQ_SMOOTH) for code in codes]
     core = max(1, round(chunk_seconds * sample_rate / hop))
     context = templates.shape[-1]
     fitted = torch.empty_like(start_h)

@@ -43,6 +43,22 @@ def test_templates_have_one_spectrogram_per_component():
     assert low[0] / high[0] > low[2] / high[2]
 
 
+def test_templates_can_have_a_length_per_component():
+    kit = synthetic_kit()
+    short = kit_templates(kit[None], SR, HOP)
+    mixed = kit_templates(kit[None], SR, HOP, seconds=[0.1, 0.5, 0.2])
+    frames = short.shape[-1]
+    assert mixed.shape == short.shape  # as long as the longest
+    torch.testing.assert_close(mixed[1], short[1])
+    cut = round(0.1 * SR / (HOP * ADAPT_FRAME_FACTOR))
+    torch.testing.assert_close(mixed[0, :, :cut], short[0, :, :cut])
+    assert not mixed[0, :, cut:].any() and short[0, :, cut:].any()
+    longer = kit_templates(kit[None], SR, HOP, seconds=[0.5, 0.5, 1.0])
+    assert longer.shape[-1] == 2 * frames and not longer[0, :, frames:].any()
+    with pytest.raises(ValueError, match="2 template lengths for 3 components"):
+        kit_templates(kit[None], SR, HOP, seconds=[0.5, 0.5])
+
+
 def test_nmfd_explains_away_a_stroke_the_recording_does_not_have():
     """A snare alone, with the analyzer's guess of snare + kick at its onset: the fit keeps the
     snare and shrinks the kick, and a zero stays zero."""
@@ -192,6 +208,20 @@ def test_model_templates_read_the_kit_of_a_model_loaded_without_it(tiny_model_fi
     templates = model_templates(net)
     assert templates.shape[:2] == (3, ADAPT_BANDS)
     assert model_templates(net) is templates  # computed once per model
+
+
+def test_longer_templates_per_class_only_up_to_16_khz(tiny_model_file, monkeypatch):
+    """ADAPT_TEMPLATE_SECONDS_BY_CLASS lengthens a class's templates when adaptation reads above
+    the analyzer's band (another rate than the model's); within it, every template is as long."""
+    monkeypatch.setattr(adapt_module, "ADAPT_TEMPLATE_SECONDS_BY_CLASS", {"HH": 1.0})
+    net = DrummerNet.load(tiny_model_file)
+    narrow, wide = model_templates(net), model_templates(net, 2 * net.sample_rate)
+    assert wide.shape[-1] == 2 * narrow.shape[-1]  # 1 s against 0.5 s, same frame duration
+    half = narrow.shape[-1]
+    assert not wide[:2, :, half:].any()  # kick and snare stop at 0.5 s
+    monkeypatch.setattr(adapt_module, "ADAPT_TEMPLATE_SECONDS_BY_CLASS", {})
+    other = DrummerNet.load(tiny_model_file)
+    assert model_templates(other, 2 * other.sample_rate).shape[-1] == half
 
 
 def test_adapted_relative_thresholds_replace_the_classes_they_name(tiny_model):

@@ -12,7 +12,8 @@ reconstructing it and no labels. It is NMFD (non-negative matrix factor deconvol
 
 * ``V: (bands, frames)``, a magnitude mel spectrogram of the recording, is modelled as
   ``sum_c (G_c * W_c) conv H_c``: each component's one-shot spectrogram ``W_c`` (the mean over
-  the model's kit pool, :data:`ADAPT_TEMPLATE_SECONDS` long), shaped by a per-recording
+  the model's kit pool, :data:`ADAPT_TEMPLATE_SECONDS` long, the cymbals' longer, see
+  :data:`ADAPT_TEMPLATE_SECONDS_BY_CLASS`), shaped by a per-recording
   equaliser ``G_c`` (one gain per band, within :data:`ADAPT_EQ_RANGE`; smooth across bands,
   except the toms', see :data:`ADAPT_EQ_SMOOTH_BY_CLASS`), and played by the activations
   ``H_c``;
@@ -84,12 +85,19 @@ ADAPT_N_FFT = 1024
 ADAPT_FRAME_FACTOR = 2
 #: Length of the one-shot spectrograms.
 ADAPT_TEMPLATE_SECONDS = 0.5
+#: Classes whose one-shot spectrograms are longer when adaptation reads up to 16 kHz: the
+#: cymbals', which ring for more than 0.5 s. Cut at 0.5 s, a crash's or ride's template leaves its
+#: tail to be painted by more strokes. On the 64 synthetic calibration tracks the cymbal F1 rose
+#: from 0.544 to 0.560 (hi-hat 0.530 to 0.528, toms 0.711 to 0.712), and on the four held-out
+#: synthetic sets the phantom cymbal notes halved (``docs/notebook.md``, "Session 12").
+ADAPT_TEMPLATE_SECONDS_BY_CLASS: dict[str, float] = {"CY": 1.0}
 #: An equaliser gain stays within [1 / range, range] (4: +-12 dB).
 ADAPT_EQ_RANGE = 4.0
 #: Equaliser gains are smoothed (in log) over this many bands on each side.
 ADAPT_EQ_SMOOTH = 2
 #: Classes whose equalisers are smoothed over another number of bands when adaptation reads up
-#: to 16 kHz (within the analyzer's band every equaliser is smoothed): the toms' are not smoothed. Free to follow a tom's narrow resonances band by band, their equalised templates
+#: to 16 kHz (within the analyzer's band every equaliser is smoothed): the toms' are not
+#: smoothed. Free to follow a tom's narrow resonances band by band, their equalised templates
 #: stop explaining a snare's body, and the phantom toms under snares shrink. On the 64 synthetic
 #: calibration tracks (flat and natural balance, thresholds chosen for each setting) the tom F1
 #: rose from 0.642 to 0.711 with 0.9 phantom tom notes per track without toms (was 4.0); the
@@ -256,7 +264,12 @@ def adaptation_hop(model: DrummerNet, sample_rate: int) -> int:
     return model.hop_length * sample_rate // model.sample_rate
 
 
-def kit_templates(shots: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
+def kit_templates(
+    shots: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    seconds: Sequence[float] | None = None,
+) -> torch.Tensor:
     """One-shot spectrograms: the mean magnitude over the kit pool.
 
     Args:
@@ -264,19 +277,29 @@ def kit_templates(shots: torch.Tensor, sample_rate: int, hop_length: int) -> tor
         sample_rate: its rate.
         hop_length: the analyzer's hop; templates are on the adaptation's grid
             (:data:`ADAPT_FRAME_FACTOR` analyzer frames).
+        seconds: each component's template length (default :data:`ADAPT_TEMPLATE_SECONDS`
+            for every one); the templates are as long as the longest, the others zero after
+            their own length.
 
     Returns:
         ``(n_components, ADAPT_BANDS, frames)`` non-negative templates.
     """
     hop = hop_length * ADAPT_FRAME_FACTOR
-    frames = max(1, round(ADAPT_TEMPLATE_SECONDS * sample_rate / hop))
+    lengths = [ADAPT_TEMPLATE_SECONDS] * shots.shape[1] if seconds is None else list(seconds)
+    if len(lengths) != shots.shape[1]:
+        raise ValueError(f"{len(lengths)} template lengths for {shots.shape[1]} components")
+    counts = [max(1, round(length * sample_rate / hop)) for length in lengths]
+    frames = max(counts)
     mel = _mel(sample_rate)
     flat = shots.float().reshape(-1, shots.shape[-1])
     specs = torch.stack([_spectrogram(x, mel, ADAPT_N_FFT, hop) for x in flat])
     specs = specs.reshape(*shots.shape[:2], ADAPT_BANDS, -1).mean(0)
     if specs.shape[-1] < frames:
         specs = F.pad(specs, (0, frames - specs.shape[-1]))
-    return specs[..., :frames].contiguous()
+    specs = specs[..., :frames].contiguous()
+    for row, count in enumerate(counts):
+        specs[row, :, count:] = 0.0
+    return specs
 
 
 def _smooth_log(gains: torch.Tensor, width: int) -> torch.Tensor:
@@ -445,7 +468,8 @@ def model_templates(model: DrummerNet, sample_rate: int | None = None) -> torch.
     computed once per model object and rate.
 
     The kit is read from the model's kit folders when the model was loaded without it, or when
-    another rate is asked for.
+    another rate is asked for. At another rate than the model's (adaptation up to 16 kHz), the
+    classes of :data:`ADAPT_TEMPLATE_SECONDS_BY_CLASS` get templates of their own length.
 
     Raises:
         ModelLoadError: the model's kit cannot be read.
@@ -463,6 +487,12 @@ def model_templates(model: DrummerNet, sample_rate: int | None = None) -> torch.
                     f"adaptation needs the model's kit ({model.config.kits}), which cannot be "
                     f"read: {error}"
                 ) from error
-        templates = kit_templates(shots.cpu(), rate, adaptation_hop(model, rate))
+        seconds = None
+        if rate != model.sample_rate:  # adaptation up to 16 kHz (see ..._BY_CLASS)
+            seconds = [
+                ADAPT_TEMPLATE_SECONDS_BY_CLASS.get(component_class(code), ADAPT_TEMPLATE_SECONDS)
+                for code in model.components
+            ]
+        templates = kit_templates(shots.cpu(), rate, adaptation_hop(model, rate), seconds)
         cached[rate] = templates
     return templates

@@ -133,6 +133,9 @@ def synthetic_eval_tracks(
     plays the one-shots at their own levels. With ``tambourine`` (folder name ``_tambourine``) every
     second track has its hi-hat part (closed, pedal and open) played on the tambourine instead, so
     that a set has tracks with a tambourine and no hi-hat: no Groove performance has a tambourine.
+    Without the Groove MIDI Dataset under :func:`data_root`, procedural grooves are rendered
+    instead, into a folder whose name also ends in ``_procedural`` (before the rate), and a line
+    on stderr says so.
 
     The Groove ``split`` and the ``seed`` pick the performances, kits and augmentation: the
     calibration of note thresholds (``experiments.calibrate``) renders the validation split with
@@ -159,14 +162,22 @@ def synthetic_eval_tracks(
         folder = folder.with_name(f"{folder.name}_{balance}")
     if tambourine:
         folder = folder.with_name(f"{folder.name}_tambourine")
+    gmd = data_root() / "gmd" / "groove"
+    midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
+    if not midi:  # never mistaken for, or reused as, a set of Groove performances
+        folder = folder.with_name(f"{folder.name}_procedural")
     if sr != SAMPLE_RATE:
         folder = folder.with_name(f"{folder.name}_{sr}")
     if folder.is_dir() and len(list(folder.glob("*.mid"))) >= count:
         return folder
+    if not midi:
+        print(
+            f"synthetic set: no Groove MIDI Dataset {split} split under {gmd}; rendering "
+            f"procedural grooves into {folder}",
+            file=sys.stderr,
+        )
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    gmd = data_root() / "gmd" / "groove"
-    midi = groove_midi_files(gmd, split=split) if gmd.is_dir() else []
     kit_set = [DrumKit.load(k, sr=sr) for k in (kits or list_kits())]
     levels = NATURAL_BALANCE_DB if balance == "natural" else None
     for i in range(count):

@@ -214,6 +214,30 @@ def test_calibration_keeps_each_classes_best_fraction_at_the_best_floor():
     assert mean == pytest.approx((0.8 + 0.6 + 0.9) / 3)
 
 
+def _procedural_suffix() -> str:
+    from experiments.__main__ import data_root
+
+    return "" if (data_root() / "gmd" / "groove").is_dir() else "_procedural"
+
+
+#: The name suffix of a synthetic set rendered without the Groove MIDI Dataset.
+_PROCEDURAL = _procedural_suffix()
+
+
+def test_a_set_without_the_groove_dataset_is_named_and_announced(tmp_path, monkeypatch, capsys):
+    """Procedural grooves stand in when the Groove MIDI Dataset is missing; such a set never
+    takes a Groove set's folder name, so neither is reused as the other."""
+    from experiments.__main__ import synthetic_eval_tracks
+
+    monkeypatch.setenv("DRUMMERNET_DATA", str(tmp_path / "nothing"))
+    folder = synthetic_eval_tracks(tmp_path / "set", count=1, seconds=2.0, sr=22050)
+    assert folder.name == "set_procedural_22050"
+    assert len(list(folder.glob("*.mid"))) == 1
+    assert "no Groove MIDI Dataset" in capsys.readouterr().err
+    synthetic_eval_tracks(tmp_path / "set", count=1, seconds=2.0, sr=22050)  # cached: no line
+    assert capsys.readouterr().err == ""
+
+
 def test_natural_balance_renders_hats_and_cymbals_under_the_snare(tmp_path):
     import numpy as np
     import soundfile as sf
@@ -228,7 +252,7 @@ def test_natural_balance_renders_hats_and_cymbals_under_the_snare(tmp_path):
         folder = synthetic_eval_tracks(
             tmp_path / "set", count=1, seconds=4.0, kits=["fluidr3_standard"], balance=balance
         )
-        assert folder.name == ("set" if balance == "flat" else "set_natural")
+        assert folder.name == ("set" if balance == "flat" else "set_natural") + _PROCEDURAL
         audio, sr = sf.read(folder / "synth00.wav", dtype="float32")
         power = np.abs(np.fft.rfft(audio)) ** 2
         freqs = np.fft.rfftfreq(len(audio), 1 / sr)
@@ -256,7 +280,7 @@ def test_tambourine_set_plays_every_second_tracks_hats_on_the_tambourine(tmp_pat
 
     plain = read_dataset(synthetic_eval_tracks(tmp_path / "set", count=4, seconds=4.0))
     folder = synthetic_eval_tracks(tmp_path / "set", count=4, seconds=4.0, tambourine=True)
-    assert folder.name == "set_tambourine"
+    assert folder.name == "set_tambourine" + _PROCEDURAL
     shaken = read_dataset(folder)
     # The first track is the plain set's; then the sets may draw other performances (moving
     # the hats changes what the renderer draws).

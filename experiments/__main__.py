@@ -197,10 +197,10 @@ def hats_on_tambourine(perf: Performance) -> Performance:
     """The performance with its hi-hat strokes (closed, pedal, open) played on the tambourine."""
     import numpy as np
 
-    from drummernet.constants import COMPONENTS
+    from drummernet.constants import COMPONENTS, component_class
     from drummernet.training.performances import COMPONENT_INDEX, Performance
 
-    hats = [i for i, code in enumerate(COMPONENTS) if code.startswith("HH_")]
+    hats = [i for i, code in enumerate(COMPONENTS) if component_class(code) == "HH"]
     moved = np.isin(perf.components, hats)
     tambourine = COMPONENT_INDEX["OT_TMB"]
     return Performance(

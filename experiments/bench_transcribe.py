@@ -131,8 +131,7 @@ def worker_drummernet(path: str, threads: int, adapt: bool = False) -> dict:
         else:
             spectrogram = recording_spectrogram(audio, rate, hop)
         activations = adapt_activations(
-            activations, None, templates, rate, hop, model.components, spectrogram=spectrogram,
-            eq_smoothing={} if rate == model_rate else None,  # as transcribe (narrow: smoothed)
+            activations, None, templates, rate, hop, model.components, spectrogram=spectrogram
         )  # fmt: skip
     events = activations_to_events(
         activations, model.sample_rate / model.hop_length, model.components,

@@ -13,10 +13,12 @@ from drummernet.transcription.adapt import (
     ADAPT_BANDS,
     ADAPT_EQ_SMOOTH,
     ADAPT_FRAME_FACTOR,
+    ADAPT_SAMPLE_RATE,
     adapt_activations,
     kit_templates,
     model_templates,
     nmfd,
+    reads_upper_band,
     recording_spectrogram,
 )
 from drummernet.transcription.inference import model_relative_threshold, transcribe
@@ -94,12 +96,14 @@ def test_nmfd_smooths_each_components_equaliser_over_its_own_width():
         nmfd(spectrogram, templates, start, 30, smoothing=[0, 0])
 
 
-def test_adaptation_leaves_the_toms_equalisers_unsmoothed(monkeypatch):
-    """The toms' equalisers follow the recording band by band (ADAPT_EQ_SMOOTH_BY_CLASS); every
-    other component's is smoothed over ADAPT_EQ_SMOOTH bands."""
+def test_adaptation_leaves_the_toms_equalisers_unsmoothed_up_to_16_khz(monkeypatch):
+    """Reading up to 16 kHz, the toms' equalisers follow the recording band by band
+    (ADAPT_EQ_SMOOTH_BY_CLASS); every other component's is smoothed over ADAPT_EQ_SMOOTH bands.
+    Within the analyzer's band every equaliser is smoothed."""
     kit = synthetic_kit()
     templates = kit_templates(kit[None], SR, HOP)
     audio = _render(kit, [(0, 0.3, 1.0), (1, 0.8, 1.0), (2, 1.2, 0.5)], 2.0)
+    spectrogram = recording_spectrogram(torch.from_numpy(audio), SR, HOP)
     activations = np.zeros((3, len(audio) // HOP), dtype=np.float32)
     activations[:, 100] = 0.5
     seen = []
@@ -111,30 +115,32 @@ def test_adaptation_leaves_the_toms_equalisers_unsmoothed(monkeypatch):
 
     monkeypatch.setattr(adapt_module, "nmfd", spy)
     codes = ("KD", "TT_HFT", "HH_CHH")
-    adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("all",))
+    wide = ADAPT_SAMPLE_RATE  # the same 5 ms frames at twice the rate
+    adapt_activations(activations, None, templates, wide, HOP * wide // SR, codes,
+                      classes=("all",), spectrogram=spectrogram)  # fmt: skip
     assert seen == [[ADAPT_EQ_SMOOTH, 0, ADAPT_EQ_SMOOTH]]
     seen.clear()
-    adapt_activations(activations, audio, templates, SR, HOP, codes, classes=("all",),
-                      eq_smoothing={})  # fmt: skip
+    adapt_activations(activations, None, templates, SR, HOP, codes, classes=("all",),
+                      spectrogram=spectrogram)  # fmt: skip
     assert seen == [[ADAPT_EQ_SMOOTH] * 3]
 
 
 def test_adaptation_within_the_analyzers_band_smooths_every_equaliser(tiny_model, monkeypatch):
-    """A recording at the analyzer's rate is adapted within its band, where the toms' settings
-    (and equalisers) are those of session 6-11: every equaliser smoothed."""
+    """A recording at the analyzer's rate is adapted within its band, at a rate where the toms'
+    settings (and equalisers) are those of sessions 6-11: every equaliser smoothed."""
     from drummernet.transcription import inference
 
     seen = []
     real = inference.adapt_activations
 
     def spy(*args, **kwargs):
-        seen.append(kwargs.get("eq_smoothing"))
+        seen.append(args[3])  # the rate adaptation reads the recording at
         return real(*args, **kwargs)
 
     monkeypatch.setattr(inference, "adapt_activations", spy)
     audio = _render(synthetic_kit(), [(i % 3, 0.2 + 0.25 * i, 0.8) for i in range(6)], 2.0)
     result = transcribe(audio, sr=SR, model=tiny_model, adapt=True)
-    assert result.adaptation == "narrow" and seen == [{}]
+    assert result.adaptation == "narrow" and seen == [SR] and not reads_upper_band(SR)
 
 
 def test_adapt_activations_changes_only_the_adapted_classes():

@@ -37,7 +37,7 @@ import functools
 import math
 import os
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -246,6 +246,13 @@ class _SampleQueue:
                 count = 0
 
 
+def reads_upper_band(sample_rate: int) -> bool:
+    """Whether adaptation at ``sample_rate`` (from :func:`adaptation_rate`) reads above the
+    analyzer's 8 kHz, up to 16 kHz: only then do :data:`ADAPT_EQ_SMOOTH_BY_CLASS` and
+    :data:`ADAPT_TEMPLATE_SECONDS_BY_CLASS` apply, the case they were chosen for."""
+    return sample_rate >= ADAPT_SAMPLE_RATE
+
+
 def adaptation_rate(recording_rate: int, model_rate: int, hop_length: int) -> int:
     """The rate adaptation reads a recording at: :data:`ADAPT_SAMPLE_RATE` when the recording
     has it (``recording_rate`` at least that) and the analyzer's frames fall on its sample grid,
@@ -350,14 +357,10 @@ def nmfd(
             ratio = target / ((gains * parts).sum(0) + _EPS)
             gains = gains * (parts * ratio).sum(-1, keepdim=True) / (parts.sum(-1, keepdim=True)
                                                                      + 1e-9)  # fmt: skip
-            if len(groups) > 1:
-                smooth = torch.empty_like(gains)
-                for width, rows in groups:
-                    smooth[rows] = _smooth_log(gains[rows], width)
-                gains = smooth
-            else:
-                gains = _smooth_log(gains, widths[0] if widths else 0)
-            gains = gains.clamp(1 / ADAPT_EQ_RANGE, ADAPT_EQ_RANGE)
+            smooth = torch.empty_like(gains)
+            for width, rows in groups:
+                smooth[rows] = _smooth_log(gains[rows], width)
+            gains = smooth.clamp(1 / ADAPT_EQ_RANGE, ADAPT_EQ_RANGE)
         else:
             shaped = gains * spectra  # the equalisers are constant in time
             model = torch.fft.irfft((shaped * h_spectrum).sum(0), n=size)[:, :frames]
@@ -383,7 +386,6 @@ def adapt_activations(
     chunk_seconds: float = ADAPT_CHUNK_SECONDS,
     revive: Sequence[str] = DEFAULT_REVIVE_CLASSES,
     spectrogram: torch.Tensor | None = None,
-    eq_smoothing: Mapping[str, int] | None = None,
 ) -> np.ndarray:
     """The analyzer's activations with the rows of ``classes`` adapted to the recording.
 
@@ -404,8 +406,6 @@ def adapt_activations(
         revive: the adapted classes whose rows start at every stroke (see
             :data:`DEFAULT_REVIVE_CLASSES`).
         spectrogram: the recording's :func:`recording_spectrogram`, when already computed.
-        eq_smoothing: classes whose equalisers are smoothed over another number of bands than
-            :data:`ADAPT_EQ_SMOOTH` (default :data:`ADAPT_EQ_SMOOTH_BY_CLASS`; ``{}``: none).
 
     Returns:
         ``(n_components, frames)`` float32 activations. An adapted row is the analyzer's row
@@ -437,7 +437,7 @@ def adapt_activations(
     if spectrogram.shape[1] < frames:
         spectrogram = F.pad(spectrogram, (0, frames - spectrogram.shape[1]))
     spectrogram = spectrogram[:, :frames]
-    widths = ADAPT_EQ_SMOOTH_BY_CLASS if eq_smoothing is None else eq_smoothing
+    widths = ADAPT_EQ_SMOOTH_BY_CLASS if reads_upper_band(sample_rate) else {}
     smoothing = [widths.get(component_class(code), ADAPT_EQ_SMOOTH) for code in codes]
     core = max(1, round(chunk_seconds * sample_rate / hop))
     context = templates.shape[-1]
@@ -468,7 +468,7 @@ def model_templates(model: DrummerNet, sample_rate: int | None = None) -> torch.
     computed once per model object and rate.
 
     The kit is read from the model's kit folders when the model was loaded without it, or when
-    another rate is asked for. At another rate than the model's (adaptation up to 16 kHz), the
+    another rate is asked for. At a rate that reads up to 16 kHz (:func:`reads_upper_band`), the
     classes of :data:`ADAPT_TEMPLATE_SECONDS_BY_CLASS` get templates of their own length.
 
     Raises:
@@ -488,7 +488,7 @@ def model_templates(model: DrummerNet, sample_rate: int | None = None) -> torch.
                     f"read: {error}"
                 ) from error
         seconds = None
-        if rate != model.sample_rate:  # adaptation up to 16 kHz (see ..._BY_CLASS)
+        if reads_upper_band(rate):
             seconds = [
                 ADAPT_TEMPLATE_SECONDS_BY_CLASS.get(component_class(code), ADAPT_TEMPLATE_SECONDS)
                 for code in model.components

@@ -412,7 +412,7 @@ def transcribe(
             adapt_classes = NARROW_ADAPT_CLASSES if narrow else DEFAULT_ADAPT_CLASSES
         activations = adapt_activations(
             activations, None, model_templates(net, wide), wide, hop, net.components,
-            adapt_classes, spectrogram=spectrogram, eq_smoothing={} if narrow else None,
+            adapt_classes, spectrogram=spectrogram,
         )  # fmt: skip
     activations, components = merge_voices(activations, net.components)
     if threshold is None:
